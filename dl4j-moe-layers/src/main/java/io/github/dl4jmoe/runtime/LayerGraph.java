@@ -1,0 +1,139 @@
+package io.github.dl4jmoe.runtime;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+
+import io.github.dl4jmoe.ops.SdOps;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+
+/**
+ * What a layer sees while it defines its SameDiff graph, and what it declares besides its output.
+ *
+ * <p>The input holds the layer's tokens as rows {@code [tokens, nIn]}: 3D input {@code [mb, nIn, T]} is flattened by
+ * the runtime and masked time steps are left out before the graph runs, so layers never see them and need no mask
+ * logic of their own.
+ *
+ * <p>Besides its output a layer may declare:
+ * <ul>
+ *   <li>auxiliary losses (scalars), added with a coefficient to the training objective and to the reported score;</li>
+ *   <li>state updates: new values for non-trainable parameters, written after every training step;</li>
+ *   <li>statistics: arrays read after every forward pass (routing statistics, for example).</li>
+ * </ul>
+ */
+public final class LayerGraph {
+
+    private final SameDiff sd;
+    private final SDVariable input;
+    private final Map<String, SDVariable> params;
+    private final Set<String> stateKeys;
+    private final SDVariable training;
+    private final String layerDescription;
+
+    private final Map<String, AuxLoss> auxLosses = new LinkedHashMap<>();
+    private final Map<String, SDVariable> stateUpdates = new LinkedHashMap<>();
+    private final Map<String, SDVariable> statistics = new LinkedHashMap<>();
+
+    /** An auxiliary loss term: {@code coefficient * value} joins the objective. */
+    public record AuxLoss(SDVariable value, double coefficient) {
+    }
+
+    LayerGraph(SameDiff sd, SDVariable input, Map<String, SDVariable> params, Set<String> stateKeys,
+               SDVariable training, String layerDescription) {
+        this.sd = sd;
+        this.input = input;
+        this.params = params;
+        this.stateKeys = stateKeys;
+        this.training = training;
+        this.layerDescription = layerDescription;
+    }
+
+    public SameDiff sd() {
+        return sd;
+    }
+
+    /** The tokens, {@code [tokens, nIn]}. */
+    public SDVariable input() {
+        return input;
+    }
+
+    /** A trainable parameter by key. */
+    public SDVariable param(String key) {
+        SDVariable p = params.get(key);
+        if (p == null || stateKeys.contains(key)) {
+            throw new IllegalStateException(layerDescription + ": no trainable parameter '" + key + "'; trainable: "
+                    + trainableKeys() + (stateKeys.contains(key) ? " ('" + key + "' is state: use state())" : ""));
+        }
+        return p;
+    }
+
+    /** Whether the layer declared a parameter (trainable or state) with this key. */
+    public boolean hasParam(String key) {
+        return params.containsKey(key);
+    }
+
+    /** A non-trainable state parameter, behind a stop-gradient. */
+    public SDVariable state(String key) {
+        if (!stateKeys.contains(key)) {
+            throw new IllegalStateException(layerDescription + ": no state parameter '" + key + "'; state: " + stateKeys);
+        }
+        return SdOps.stopGradient(sd, params.get(key));
+    }
+
+    /** Scalar, 1 while training ({@code fit}, {@code output(x, true)}) and 0 at inference. */
+    public SDVariable training() {
+        return training;
+    }
+
+    /**
+     * Adds {@code coefficient * value} to the training objective and to the network's score.
+     *
+     * @param value scalar, a mean over tokens (the runtime scales it to DL4J's per-example gradient convention)
+     */
+    public void addAuxLoss(String name, SDVariable value, double coefficient) {
+        requireNew(auxLosses, name, "auxiliary loss");
+        auxLosses.put(name, new AuxLoss(value, coefficient));
+    }
+
+    /** After each training step the state parameter {@code key} takes the value of {@code newValue}. */
+    public void updateState(String key, SDVariable newValue) {
+        if (!stateKeys.contains(key)) {
+            throw new IllegalStateException(layerDescription + ": cannot update '" + key + "', not a state parameter; state: "
+                    + stateKeys);
+        }
+        requireNew(stateUpdates, key, "state update");
+        stateUpdates.put(key, newValue);
+    }
+
+    /** Makes {@code value} readable after every forward pass under {@code name}. */
+    public void addStatistic(String name, SDVariable value) {
+        requireNew(statistics, name, "statistic");
+        statistics.put(name, value);
+    }
+
+    Map<String, AuxLoss> auxLosses() {
+        return Collections.unmodifiableMap(auxLosses);
+    }
+
+    Map<String, SDVariable> stateUpdates() {
+        return Collections.unmodifiableMap(stateUpdates);
+    }
+
+    Map<String, SDVariable> statistics() {
+        return Collections.unmodifiableMap(statistics);
+    }
+
+    private Set<String> trainableKeys() {
+        Set<String> keys = new java.util.LinkedHashSet<>(params.keySet());
+        keys.removeAll(stateKeys);
+        return keys;
+    }
+
+    private void requireNew(Map<String, ?> map, String name, String what) {
+        if (map.containsKey(name)) {
+            throw new IllegalStateException(layerDescription + ": " + what + " '" + name + "' declared twice");
+        }
+    }
+}
