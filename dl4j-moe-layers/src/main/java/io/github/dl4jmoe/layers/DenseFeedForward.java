@@ -27,12 +27,12 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 public class DenseFeedForward extends BaseMoeLayer {
 
-    public static final String W_UP = "W_up";
-    public static final String W_GATE = "W_gate";
-    public static final String W_DOWN = "W_down";
-    public static final String B_UP = "b_up";
-    public static final String B_GATE = "b_gate";
-    public static final String B_DOWN = "b_down";
+    public static final String W_UP = "wUp";
+    public static final String W_GATE = "wGate";
+    public static final String W_DOWN = "wDown";
+    public static final String B_UP = "bUp";
+    public static final String B_GATE = "bGate";
+    public static final String B_DOWN = "bDown";
 
     public static final FfnActivation DEFAULT_ACTIVATION = FfnActivation.GELU;
     public static final boolean DEFAULT_HAS_BIAS = true;
@@ -80,7 +80,7 @@ public class DenseFeedForward extends BaseMoeLayer {
     public void initializeParameters(Map<String, INDArray> params) {
         for (Map.Entry<String, INDArray> e : params.entrySet()) {
             INDArray p = e.getValue();
-            if (e.getKey().startsWith("b_")) {
+            if (getLayerParams().isBiasParam(e.getKey())) {
                 p.assign(0);
             } else {
                 long fanIn = p.size(0);

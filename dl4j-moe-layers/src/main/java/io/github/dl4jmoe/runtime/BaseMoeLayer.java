@@ -102,6 +102,11 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
         validate();
         require(nIn > 0, "nIn", nIn, "was not set and could not be inferred",
                 "set nIn(...) or call setInputType(...) on the network configuration");
+        for (String key : getLayerParams().getParamShapes().keySet()) {
+            if (key.contains("_")) { // DL4J splits gradient keys "layer_param" at the last underscore
+                throw new IllegalStateException(describe() + ": parameter key '" + key + "' must not contain '_'");
+            }
+        }
         MoeLayerRuntime runtime = new MoeLayerRuntime(conf, networkDataType);
         runtime.setListeners(trainingListeners);
         runtime.setIndex(layerIndex);
@@ -119,8 +124,8 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
      */
     @Override
     public SDVariable defineLayer(SameDiff sd, SDVariable layerInput, Map<String, SDVariable> paramTable, SDVariable mask) {
-        SDVariable inference = sd.constant(0.0).castTo(layerInput.dataType());
-        return defineTokens(new LayerGraph(sd, layerInput, paramTable, stateParamKeys(), inference, describe()));
+        return defineTokens(new LayerGraph(sd, layerInput, paramTable, stateParamKeys(),
+                () -> sd.constant(0.0).castTo(layerInput.dataType()), describe()));
     }
 
     @Override

@@ -4,6 +4,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 
 import io.github.dl4jmoe.ops.SdOps;
 import org.nd4j.autodiff.samediff.SDVariable;
@@ -29,7 +30,8 @@ public final class LayerGraph {
     private final SDVariable input;
     private final Map<String, SDVariable> params;
     private final Set<String> stateKeys;
-    private final SDVariable training;
+    private final Supplier<SDVariable> trainingSource;
+    private SDVariable training;
     private final String layerDescription;
 
     private final Map<String, AuxLoss> auxLosses = new LinkedHashMap<>();
@@ -41,12 +43,12 @@ public final class LayerGraph {
     }
 
     LayerGraph(SameDiff sd, SDVariable input, Map<String, SDVariable> params, Set<String> stateKeys,
-               SDVariable training, String layerDescription) {
+               Supplier<SDVariable> trainingSource, String layerDescription) {
         this.sd = sd;
         this.input = input;
         this.params = params;
         this.stateKeys = stateKeys;
-        this.training = training;
+        this.trainingSource = trainingSource;
         this.layerDescription = layerDescription;
     }
 
@@ -82,8 +84,14 @@ public final class LayerGraph {
         return SdOps.stopGradient(sd, params.get(key));
     }
 
-    /** Scalar, 1 while training ({@code fit}, {@code output(x, true)}) and 0 at inference. */
+    /**
+     * Scalar, 1 while training ({@code fit}, {@code output(x, true)}) and 0 at inference. Created on first use: an
+     * unused variable would be mistaken for the loss by SameDiff's loss guess when DL4J's stock runtime runs a layer.
+     */
     public SDVariable training() {
+        if (training == null) {
+            training = trainingSource.get();
+        }
         return training;
     }
 

@@ -163,12 +163,6 @@ public class MoeLayerRuntime extends SameDiffLayer {
         return score + lastAuxScore;
     }
 
-    @Override
-    public void clear() {
-        super.clear();
-        lastStatistics = Collections.emptyMap();
-    }
-
     // ----------------------------------------------------------------------------------------------------------------
 
     private TokenRows tokenRows() {
@@ -234,12 +228,12 @@ public class MoeLayerRuntime extends SameDiffLayer {
         // Single-threaded holders so that parameter views can back the variables (DL4J layers are not thread safe).
         sd.setArrayHolders(new SingleThreadArrayHolder(), new SingleThreadArrayHolder(), false);
         SDVariable in = sd.placeHolder(INPUT_KEY, dataType, -1, config.getNIn());
-        SDVariable training = sd.placeHolder(TRAINING_KEY, dataType);
+        SDVariable training = sd.placeHolder(TRAINING_KEY, dataType);  // fed on every run, used if the layer asks
         Map<String, SDVariable> params = new LinkedHashMap<>();
         config.getLayerParams().getParamShapes().forEach((key, shape) -> params.put(key, sd.var(key, dataType, shape)));
         paramTable.forEach((key, arr) -> sd.associateArrayWithVariable(arr, sd.getVariable(key)));
 
-        LayerGraph g = new LayerGraph(sd, in, params, config.stateParamKeys(), training, config.describe());
+        LayerGraph g = new LayerGraph(sd, in, params, config.stateParamKeys(), () -> training, config.describe());
         SDVariable out = config.defineTokens(g);
         if (out == null) {
             throw new IllegalStateException(config.describe() + ": defineTokens returned null");
