@@ -9,12 +9,13 @@ import org.nd4j.autodiff.samediff.SameDiff;
  */
 public enum FfnActivation {
     RELU(false),
+    /** Exact GELU, {@code x Phi(x) = 0.5 x (1 + erf(x / sqrt 2))} (PyTorch's default; M2.1's gelu op is an approximation). */
     GELU(false),
     SILU(false),
     TANH(false),
     /** {@code silu(x W_gate) * (x W_up)}: the SwiGLU of LLaMA, Qwen and DeepSeek experts. */
     SWIGLU(true),
-    /** {@code gelu(x W_gate) * (x W_up)}. */
+    /** {@code gelu(x W_gate) * (x W_up)}, exact GELU. */
     GEGLU(true);
 
     private final boolean gated;
@@ -39,7 +40,7 @@ public enum FfnActivation {
             case RELU:
                 return sd.nn.relu(up, 0.0);
             case GELU:
-                return sd.nn.gelu(up);
+                return gelu(up);
             case SILU:
                 return sd.nn.swish(up);
             case TANH:
@@ -47,9 +48,14 @@ public enum FfnActivation {
             case SWIGLU:
                 return sd.nn.swish(gate).mul(up);
             case GEGLU:
-                return sd.nn.gelu(gate).mul(up);
+                return gelu(gate).mul(up);
             default:
                 throw new IllegalStateException("Unhandled activation " + this);
         }
+    }
+
+    private static SDVariable gelu(SDVariable x) {
+        SameDiff sd = x.getSameDiff();
+        return x.mul(sd.math.erf(x.mul(Math.sqrt(0.5))).add(1.0)).mul(0.5);
     }
 }

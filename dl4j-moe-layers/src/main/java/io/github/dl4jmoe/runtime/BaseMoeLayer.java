@@ -44,7 +44,7 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
     protected BaseMoeLayer(Builder<?> builder) {
         super(builder);
         this.nIn = builder.nIn;
-        this.nOut = builder.nOut > 0 ? builder.nOut : builder.nIn;
+        this.nOut = builder.nOut != 0 ? builder.nOut : builder.nIn;
     }
 
     /** For Jackson. */

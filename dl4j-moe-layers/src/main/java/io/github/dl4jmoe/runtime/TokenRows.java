@@ -64,7 +64,7 @@ final class TokenRows {
         long width = layerShaped.size(1);
         INDArray all;
         if (sequence) {
-            all = layerShaped.permute(0, 2, 1).dup('c').reshape('c', minibatch * steps, width);
+            all = layerShaped.permute(0, 2, 1).dup('c').reshape('c', new long[] {minibatch * steps, width});
         } else {
             all = layerShaped.ordering() == 'c' && !layerShaped.isView() ? layerShaped : layerShaped.dup('c');
         }
@@ -91,7 +91,7 @@ final class TokenRows {
         if (!sequence) {
             return all;
         }
-        return all.reshape('c', minibatch, steps, width).permute(0, 2, 1).dup('c');
+        return all.reshape('c', new long[] {minibatch, steps, width}).permute(0, 2, 1).dup('c');
     }
 
     private static int[] keptPositions(INDArray mask, long mb, long steps, String layerDescription) {
@@ -103,7 +103,7 @@ final class TokenRows {
                     + " does not fit input with minibatch " + mb + " and " + steps + " time steps (expected ["
                     + mb + ", " + steps + "])");
         }
-        double[] flat = mask.reshape('c', mb * steps).toDoubleVector();
+        double[] flat = mask.reshape('c', new long[] {mb * steps}).toDoubleVector();
         int n = 0;
         for (double m : flat) {
             if (m != 0.0) {
