@@ -1,5 +1,7 @@
 package io.github.dl4jmoe.runtime;
 
+import java.io.FilterOutputStream;
+import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -54,6 +56,7 @@ public class MoeLayerRuntime extends SameDiffLayer {
     static final String EPSILON_KEY = "epsilon";
     static final String AUX_SCALE_KEY = "auxScale";
     static final String LOSS_KEY = "objective";
+    private static final String SAMEDIFF_CHATTER = "Added differentiated op ";
 
     private LayerGraph graph;
     private double lastAuxScore;
@@ -116,7 +119,7 @@ public class MoeLayerRuntime extends SameDiffLayer {
             } else {
                 ensureGraph();
                 if (!sameDiff.hasGradientFunction()) {
-                    sameDiff.createGradFunction(INPUT_KEY);
+                    createGradientFunction();
                 }
                 List<String> outputs = new ArrayList<>(auxAndStatisticNames());
                 graph.stateUpdates().values().forEach(v -> outputs.add(v.name()));
@@ -217,6 +220,33 @@ public class MoeLayerRuntime extends SameDiffLayer {
     private void recordNoTokens() {
         lastAuxScore = 0.0;
         lastStatistics = Collections.emptyMap();
+    }
+
+    /**
+     * M2.1's {@code createGradFunction} prints "Added differentiated op ..." to System.out for every op; those lines
+     * are dropped while it runs (everything else still prints).
+     */
+    private void createGradientFunction() {
+        PrintStream original = System.out;
+        System.setOut(new PrintStream(new FilterOutputStream(original) {
+            private final StringBuilder line = new StringBuilder();
+
+            @Override
+            public void write(int b) {
+                line.append((char) b);
+                if (b == '\n') {
+                    if (!line.toString().startsWith(SAMEDIFF_CHATTER)) {
+                        original.print(line);
+                    }
+                    line.setLength(0);
+                }
+            }
+        }, true));
+        try {
+            sameDiff.createGradFunction(INPUT_KEY);
+        } finally {
+            System.setOut(original);
+        }
     }
 
     private void ensureGraph() {
