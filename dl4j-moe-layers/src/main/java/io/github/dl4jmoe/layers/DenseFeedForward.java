@@ -144,6 +144,7 @@ public class DenseFeedForward extends BaseMoeLayer {
     }
 
     /** Builder; nOut defaults to nIn. */
+    @SuppressWarnings("unchecked") // DL4J declares Layer.Builder#build() as <E extends Layer> E build()
     public static class Builder extends BaseMoeLayer.Builder<Builder> {
         private long dFf;
         private FfnActivation activation = DEFAULT_ACTIVATION;
@@ -168,7 +169,6 @@ public class DenseFeedForward extends BaseMoeLayer {
         }
 
         @Override
-        @SuppressWarnings("unchecked")
         public DenseFeedForward build() {
             return new DenseFeedForward(this);
         }

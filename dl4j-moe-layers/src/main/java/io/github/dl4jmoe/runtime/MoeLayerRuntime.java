@@ -81,6 +81,7 @@ public class MoeLayerRuntime extends SameDiffLayer {
     }
 
     @Override
+    @SuppressWarnings("try") // the scope-out workspace is held, never referenced
     public INDArray activate(boolean training, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(false);
         applyDropOutIfNecessary(training, workspaceMgr);
@@ -106,6 +107,7 @@ public class MoeLayerRuntime extends SameDiffLayer {
     }
 
     @Override
+    @SuppressWarnings("try")
     public Pair<Gradient, INDArray> backpropGradient(INDArray epsilon, LayerWorkspaceMgr workspaceMgr) {
         assertInputSet(true);
         Gradient gradient = new DefaultGradient();

@@ -87,6 +87,7 @@ public class ProbeLayer extends BaseMoeLayer {
         return Objects.hash(super.hashCode(), auxCoefficient, decay);
     }
 
+    @SuppressWarnings("unchecked") // DL4J declares Layer.Builder#build() as <E extends Layer> E build()
     static class Builder extends BaseMoeLayer.Builder<Builder> {
         private double auxCoefficient;
         private double decay = 0.9;
@@ -102,7 +103,6 @@ public class ProbeLayer extends BaseMoeLayer {
         }
 
         @Override
-        @SuppressWarnings("unchecked")
         public ProbeLayer build() {
             return new ProbeLayer(this);
         }
