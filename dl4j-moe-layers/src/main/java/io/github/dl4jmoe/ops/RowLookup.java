@@ -38,14 +38,15 @@ public final class RowLookup {
     }
 
     /**
-     * @param table   {@code [rows, width]} with a shape known when the graph is defined (a parameter, say)
+     * @param table   {@code [rows, width]}: rank 2 with a width known when the graph is defined; the number of rows
+     *                may be dynamic (-1)
      * @param indices integer indices of any shape {@code [i...]}, each in {@code [0, rows)}
      * @return {@code [i..., width]}
      */
     public static SDVariable lookup(SameDiff sd, SDVariable table, SDVariable indices) {
         long[] shape = table.getShape();
-        if (shape == null || shape.length != 2 || shape[0] < 1 || shape[1] < 1) {
-            throw new IllegalArgumentException("RowLookup: the table must be rank 2 with a known shape [rows, width], got "
+        if (shape == null || shape.length != 2 || shape[1] < 1) {
+            throw new IllegalArgumentException("RowLookup: the table must be rank 2 with a known width, [rows, width], got "
                     + (shape == null ? "unknown shape" : java.util.Arrays.toString(shape)) + " for '" + table.name() + "'");
         }
         if (!indices.dataType().isIntType()) {
@@ -111,7 +112,9 @@ public final class RowLookup {
             }
             SDVariable gradRows = sameDiff.reshape(gradients.get(0), -1, width);
             SDVariable flatIndices = sameDiff.reshape(indices, -1);
-            SDVariable tableGrad = sameDiff.unsortedSegmentSum(gradRows, flatIndices, (int) rows);
+            SDVariable tableGrad = rows > 0
+                    ? sameDiff.unsortedSegmentSum(gradRows, flatIndices, (int) rows)
+                    : sameDiff.unsortedSegmentSum(gradRows, flatIndices, sameDiff.sizeAt(table, 0).castTo(DataType.INT32));
             return List.of(tableGrad, sameDiff.zerosLike(indices));
         }
     }

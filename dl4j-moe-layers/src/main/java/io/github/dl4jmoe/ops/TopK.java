@@ -36,34 +36,54 @@ public final class TopK {
     /**
      * Graph top-k.
      *
-     * @param x input {@code [..., n]} with a known rank and last dimension
-     * @param k number of entries to keep, {@code 1 <= k <= n}
-     * @return {@code {values [..., k] (x's type, differentiable), indices [..., k] (INT64)}}, values descending
+     * @param x     input {@code [rows, n]} (reshape higher ranks to rows first)
+     * @param k     number of entries to keep, {@code 1 <= k <= n}
+     * @param width n (SameDiff does not always know op output shapes when a graph is defined)
+     * @return {@code {values [rows, k] (x's type, differentiable), indices [rows, k] (INT64)}}, values descending
      */
-    public static SDVariable[] topK(SameDiff sd, SDVariable x, int k) {
-        long[] shape = x.getShape();
-        if (shape == null || shape[shape.length - 1] < 1) {
-            throw new IllegalArgumentException("TopK: input '" + x.name() + "' needs a known rank and last dimension, got "
-                    + (shape == null ? "unknown shape" : Arrays.toString(shape)));
-        }
-        int axis = shape.length - 1;
-        int n = (int) shape[axis];
-        checkK(k, n);
-        DataType type = x.dataType();
+    public static SDVariable[] topK(SameDiff sd, SDVariable x, int k, long width) {
+        int axis = 1;
         List<SDVariable> values = new ArrayList<>(k);
         List<SDVariable> indices = new ArrayList<>(k);
+        for (Pass pass : passes(sd, x, k, width)) {
+            values.add(x.mul(pass.hit()).sum(true, axis));                        // [rows, 1]
+            indices.add(sd.expandDims(pass.index(), axis));                       // [rows, 1]
+        }
+        return new SDVariable[] {concat(sd, axis, values), concat(sd, axis, indices)};
+    }
+
+    /**
+     * The top-k positions of {@code x [rows, n]} as a 0/1 mask of {@code x}'s type, {@code [rows, n]}: 1 where an
+     * entry is among the k largest of its row. Carries no gradient.
+     */
+    public static SDVariable mask(SameDiff sd, SDVariable x, int k, long width) {
+        SDVariable mask = null;
+        for (Pass pass : passes(sd, x, k, width)) {
+            mask = mask == null ? pass.hit() : mask.add(pass.hit());
+        }
+        return mask;
+    }
+
+    /** One arg-max pass: the winner's index {@code [rows]} and its one-hot {@code [rows, n]}. */
+    private record Pass(SDVariable index, SDVariable hit) {
+    }
+
+    private static List<Pass> passes(SameDiff sd, SDVariable x, int k, long width) {
+        int axis = 1;
+        int n = (int) width;
+        checkK(k, n);
+        List<Pass> passes = new ArrayList<>(k);
         SDVariable remaining = x;
         for (int j = 0; j < k; j++) {
-            SDVariable index = sd.argmax(remaining, false, axis);                  // [...]
-            SDVariable hit = sd.oneHot(index, n, -1, 1.0, 0.0, type);              // [..., n]
-            values.add(x.mul(hit).sum(true, axis));                               // [..., 1]
-            indices.add(sd.expandDims(index, axis));                              // [..., 1]
+            SDVariable index = sd.argmax(remaining, false, axis);                  // [rows]
+            SDVariable hit = sd.oneHot(index, n, -1, 1.0, 0.0, x.dataType());      // [rows, n]
+            passes.add(new Pass(index, hit));
             if (j + 1 < k) {
                 // winners drop to -MASKED, everything else is kept: min(remaining, MASKED - 2 MASKED hit)
                 remaining = sd.math.min(remaining, hit.mul(-2 * MASKED).add(MASKED));
             }
         }
-        return new SDVariable[] {concat(sd, axis, values), concat(sd, axis, indices)};
+        return passes;
     }
 
     /**

@@ -48,23 +48,31 @@ class TopKTest {
         for (int k = 1; k <= 7; k++) {
             SameDiff sd = SameDiff.create();
             SDVariable in = sd.placeHolder("x", DataType.FLOAT, -1, 7);
-            SDVariable[] vi = TopK.topK(sd, in, k);
+            SDVariable[] vi = TopK.topK(sd, in, k, 7);
             Map<String, INDArray> out = sd.output(Map.of("x", x), vi[0].name(), vi[1].name());
             assertMatchesSort(x, out.get(vi[0].name()), out.get(vi[1].name()), k);
         }
     }
 
     @Test
-    void graphTopKHandlesTiesAndRank3() {
-        INDArray x = Nd4j.createFromArray(new float[][][] {{{1, 3, 3, 2, 3, 0}, {5, 5, 5, 5, 5, 5}},
-                {{0, -1, 0, -1, 0, 2}, {4, 1, 4, 1, 4, 1}}});
+    void graphTopKHandlesTies() {
+        INDArray x = Nd4j.createFromArray(new float[][] {{1, 3, 3, 2, 3, 0}, {5, 5, 5, 5, 5, 5},
+                {0, -1, 0, -1, 0, 2}, {4, 1, 4, 1, 4, 1}});
         for (int k = 1; k <= 6; k++) {
             SameDiff sd = SameDiff.create();
-            SDVariable in = sd.placeHolder("x", DataType.FLOAT, -1, 2, 6);
-            SDVariable[] vi = TopK.topK(sd, in, k);
+            SDVariable in = sd.placeHolder("x", DataType.FLOAT, -1, 6);
+            SDVariable[] vi = TopK.topK(sd, in, k, 6);
             Map<String, INDArray> out = sd.output(Map.of("x", x), vi[0].name(), vi[1].name());
-            assertMatchesSort(x.reshape(4, 6), out.get(vi[0].name()).reshape(4, k), out.get(vi[1].name()).reshape(4, k), k);
+            assertMatchesSort(x, out.get(vi[0].name()), out.get(vi[1].name()), k);
         }
+    }
+
+    @Test
+    void maskMarksTheTopK() {
+        INDArray x = Nd4j.createFromArray(new double[][] {{1, 3, 3, 2, 3, 0}, {0.5, 0.1, 0.9, 0.2, 0.3, 0.4}});
+        SameDiff sd = SameDiff.create();
+        INDArray mask = TopK.mask(sd, sd.constant(x), 2, 6).eval();
+        assertEquals(Nd4j.createFromArray(new double[][] {{0, 1, 1, 0, 0, 0}, {1, 0, 1, 0, 0, 0}}), mask);
     }
 
     @Test
@@ -73,7 +81,7 @@ class TopKTest {
         long[] expected = {1, 2, 4, 3};
         assertArrayEquals(expected, TopK.topK(x, 4)[1].toLongVector());
         SameDiff sd = SameDiff.create();
-        SDVariable[] vi = TopK.topK(sd, sd.constant(x), 4);
+        SDVariable[] vi = TopK.topK(sd, sd.constant(x), 4, 6);
         assertArrayEquals(expected, vi[1].eval().toLongVector());
     }
 
@@ -82,7 +90,7 @@ class TopKTest {
         Nd4j.setDefaultDataTypes(DataType.DOUBLE, DataType.DOUBLE);
         SameDiff sd = SameDiff.create();
         SDVariable x = sd.var("x", Nd4j.createFromArray(new double[][] {{0.1, 0.9, 0.5, 0.7}}));
-        SDVariable[] vi = TopK.topK(sd, x, 2);
+        SDVariable[] vi = TopK.topK(sd, x, 2, 4);
         sd.setLossVariables(vi[0].mul(sd.constant(Nd4j.createFromArray(new double[][] {{2.0, 3.0}}))).sum());
         INDArray grad = sd.calculateGradients(Map.of(), "x").get("x");
         assertEquals(Nd4j.createFromArray(new double[][] {{0, 2, 0, 3}}), grad);
@@ -114,7 +122,7 @@ class TopKTest {
                 tooBig.getMessage());
         assertThrows(IllegalArgumentException.class, () -> TopK.topK(x, 0));
         SameDiff sd = SameDiff.create();
-        assertThrows(IllegalArgumentException.class, () -> TopK.topK(sd, sd.placeHolder("x", DataType.FLOAT, -1, 4), 0));
+        assertThrows(IllegalArgumentException.class, () -> TopK.topK(sd, sd.placeHolder("x", DataType.FLOAT, -1, 4), 0, 4));
     }
 
     private static void assertMatchesSort(INDArray x, INDArray values, INDArray indices, int k) {

@@ -1,0 +1,407 @@
+package io.github.dl4jmoe.layers;
+
+import java.util.Map;
+import java.util.Objects;
+
+import io.github.dl4jmoe.experts.ExpertBank;
+import io.github.dl4jmoe.experts.TokenDispatch;
+import io.github.dl4jmoe.routing.AuxiliaryLosses;
+import io.github.dl4jmoe.routing.Router;
+import io.github.dl4jmoe.routing.Routing;
+import io.github.dl4jmoe.routing.TopKRouter;
+import io.github.dl4jmoe.runtime.BaseMoeLayer;
+import io.github.dl4jmoe.runtime.LayerGraph;
+import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
+import org.deeplearning4j.nn.weights.WeightInitUtil;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Mixture-of-Experts feed-forward block with fine-grained experts (DeepSeekMoE, Qwen-MoE):
+ * <pre>
+ *   P = softmax(x W_router)                             router, no bias            [n, E]
+ *   S, G = router rule (top-k or top-p) applied to P    selected set, gates        [n, E]
+ *   y = sum_{e in S} G_e * expert_e(x)                  experts d -> h -> nOut, no biases
+ *     [+ sigmoid(x w_mix) *] shared(x)                  optional always-on shared experts (Qwen2-MoE gate)
+ * </pre>
+ * Only the selected experts run: token-expert pairs are grouped by expert ({@link TokenDispatch}); with a capacity
+ * factor, pairs beyond an expert's capacity are dropped and counted.
+ *
+ * <p>Auxiliary losses: load balance (alpha, default {@value AuxiliaryLosses#DEFAULT_LOAD_BALANCE}), the dynamic
+ * entropy loss for top-p routers (beta, default {@value AuxiliaryLosses#DEFAULT_ENTROPY}), optional router z-loss.
+ *
+ * <p>Routing statistics after every pass (see {@code io.github.dl4jmoe.stats.RoutingStatistics}): experts per token,
+ * load per expert, dropped pairs, capacity.
+ */
+public class MoeFeedForward extends BaseMoeLayer {
+
+    public static final String W_ROUTER = "wRouter";
+    public static final String W_EXPERT_UP = "wExpertUp";
+    public static final String W_EXPERT_GATE = "wExpertGate";
+    public static final String W_EXPERT_DOWN = "wExpertDown";
+    public static final String W_SHARED_UP = "wSharedUp";
+    public static final String W_SHARED_GATE = "wSharedGate";
+    public static final String W_SHARED_DOWN = "wSharedDown";
+    public static final String W_SHARED_MIX = "wSharedMix";
+
+    /** Statistic: number of experts each token selected, {@code [n]}. */
+    public static final String STAT_EXPERTS_PER_TOKEN = "expertsPerToken";
+    /** Statistic: tokens that selected each expert, {@code [E]}. */
+    public static final String STAT_LOAD = "load";
+    /** Statistic: selected pairs dropped for lack of capacity, scalar. */
+    public static final String STAT_DROPPED = "droppedPairs";
+    /** Statistic: slots per expert, scalar. */
+    public static final String STAT_CAPACITY = "capacity";
+
+    public static final FfnActivation DEFAULT_ACTIVATION = FfnActivation.SWIGLU;
+
+    private long numExperts;
+    private long expertHidden;
+    private FfnActivation activation = DEFAULT_ACTIVATION;
+    private Router router = new TopKRouter();
+    private long numSharedExperts;
+    private long sharedHidden;
+    private boolean sharedGate;
+    private double loadBalanceCoefficient = AuxiliaryLosses.DEFAULT_LOAD_BALANCE;
+    private double entropyCoefficient = AuxiliaryLosses.DEFAULT_ENTROPY;
+    private double zLossCoefficient;
+    private double capacityFactor = TokenDispatch.DROPLESS;
+    private boolean denseCompute;
+
+    protected MoeFeedForward(Builder b) {
+        super(b);
+        this.numExperts = b.numExperts;
+        this.expertHidden = b.expertHidden;
+        this.activation = b.activation;
+        this.router = b.router;
+        this.numSharedExperts = b.numSharedExperts;
+        this.sharedHidden = b.sharedHidden > 0 ? b.sharedHidden : b.expertHidden;
+        this.sharedGate = b.sharedGate;
+        this.loadBalanceCoefficient = b.loadBalanceCoefficient;
+        this.entropyCoefficient = b.entropyCoefficient;
+        this.zLossCoefficient = b.zLossCoefficient;
+        this.capacityFactor = b.capacityFactor;
+        this.denseCompute = b.denseCompute;
+        validate();
+    }
+
+    /** For Jackson. */
+    protected MoeFeedForward() {
+    }
+
+    @Override
+    public void validate() {
+        validateWidths();
+        require(numExperts >= 1, "numExperts", numExperts, "must be at least 1", "try numExperts(8)");
+        require(numExperts <= Integer.MAX_VALUE, "numExperts", numExperts, "must fit an int", "use fewer experts");
+        require(expertHidden >= 1, "expertHidden", expertHidden, "must be at least 1",
+                "fine-grained experts use dFf / numExperts * k, e.g. expertHidden(dFf / 8)");
+        require(activation != null, "activation", null, "must be set", "use FfnActivation.SWIGLU");
+        require(router != null, "router", null, "must be set", "use new TopKRouter(2) or new TopPRouter(0.4)");
+        router.validate(describe(), numExperts);
+        require(numSharedExperts >= 0, "numSharedExperts", numSharedExperts, "must be 0 or more", "use 0 for none");
+        require(numSharedExperts == 0 || sharedHidden >= 1, "sharedHidden", sharedHidden, "must be at least 1",
+                "leave it unset to use expertHidden");
+        require(!sharedGate || numSharedExperts > 0, "sharedGate", true, "needs shared experts",
+                "set numSharedExperts(1) or sharedGate(false)");
+        require(loadBalanceCoefficient >= 0, "loadBalanceCoefficient", loadBalanceCoefficient, "must be >= 0",
+                "the paper uses " + AuxiliaryLosses.DEFAULT_LOAD_BALANCE);
+        require(entropyCoefficient >= 0, "entropyCoefficient", entropyCoefficient, "must be >= 0",
+                "the paper uses " + AuxiliaryLosses.DEFAULT_ENTROPY);
+        require(zLossCoefficient >= 0, "zLossCoefficient", zLossCoefficient, "must be >= 0", "ST-MoE uses 1e-3");
+        require(capacityFactor == TokenDispatch.DROPLESS || capacityFactor > 0, "capacityFactor", capacityFactor,
+                "must be > 0, or 0 for dropless", "try 1.25, or 0 to never drop tokens");
+    }
+
+    @Override
+    public void defineParameters(SDLayerParams params) {
+        params.addWeightParam(W_ROUTER, nIn, numExperts);
+        params.addWeightParam(W_EXPERT_UP, numExperts, nIn, expertHidden);
+        if (activation.isGated()) {
+            params.addWeightParam(W_EXPERT_GATE, numExperts, nIn, expertHidden);
+        }
+        params.addWeightParam(W_EXPERT_DOWN, numExperts, expertHidden, nOut);
+        if (numSharedExperts > 0) {
+            long hidden = numSharedExperts * sharedHidden;   // k shared experts == one of k times the width
+            params.addWeightParam(W_SHARED_UP, nIn, hidden);
+            if (activation.isGated()) {
+                params.addWeightParam(W_SHARED_GATE, nIn, hidden);
+            }
+            params.addWeightParam(W_SHARED_DOWN, hidden, nOut);
+            if (sharedGate) {
+                params.addWeightParam(W_SHARED_MIX, nIn, 1);
+            }
+        }
+    }
+
+    @Override
+    public void initializeParameters(Map<String, INDArray> params) {
+        for (Map.Entry<String, INDArray> e : params.entrySet()) {
+            INDArray p = e.getValue();
+            long fanIn = p.size(p.rank() - 2);
+            long fanOut = p.size(p.rank() - 1);
+            WeightInitUtil.initWeights(fanIn, fanOut, p.shape(), weightInit, null, 'c', p);
+        }
+    }
+
+    @Override
+    public SDVariable defineTokens(LayerGraph g) {
+        SameDiff sd = g.sd();
+        SDVariable x = g.input();                                                 // [n, d]
+        SDVariable logits = x.mmul(g.param(W_ROUTER));                           // [n, E]
+        Routing routing = router.route(sd, logits, numExperts);
+        ExpertBank experts = new ExpertBank(g.param(W_EXPERT_UP),
+                activation.isGated() ? g.param(W_EXPERT_GATE) : null, g.param(W_EXPERT_DOWN), activation);
+
+        SDVariable y;
+        if (denseCompute) {
+            y = experts.applyToAll(sd, x, routing.gates(), (int) numExperts);
+            g.addStatistic(STAT_DROPPED, sd.constant(0.0).castTo(x.dataType()));
+            g.addStatistic(STAT_CAPACITY, sd.sizeAt(x, 0).castTo(x.dataType()));
+        } else {
+            TokenDispatch dispatch = TokenDispatch.plan(sd, x, nIn, routing.selected(), routing.gates(),
+                    numExperts, capacityFactor);
+            y = dispatch.combine(experts.apply(sd, dispatch.dispatched()), nOut);  // [n, nOut]
+            g.addStatistic(STAT_DROPPED, dispatch.droppedPairs());
+            g.addStatistic(STAT_CAPACITY, dispatch.capacity());
+        }
+        if (numSharedExperts > 0) {
+            y = y.add(shared(g, x));
+        }
+
+        if (loadBalanceCoefficient > 0) {
+            g.addAuxLoss("loadBalance", AuxiliaryLosses.loadBalance(routing.probabilities(), routing.selected(), numExperts),
+                    loadBalanceCoefficient);
+        }
+        if (router.isDynamic() && entropyCoefficient > 0) {
+            g.addAuxLoss("dynamicEntropy", AuxiliaryLosses.entropy(sd, logits, routing.probabilities()), entropyCoefficient);
+        }
+        if (zLossCoefficient > 0) {
+            g.addAuxLoss("zLoss", AuxiliaryLosses.zLoss(sd, logits), zLossCoefficient);
+        }
+        g.addStatistic(STAT_EXPERTS_PER_TOKEN, routing.selected().sum(1));
+        g.addStatistic(STAT_LOAD, routing.selected().sum(0));
+        return y;
+    }
+
+    /** Shared experts on every token, optionally scaled by {@code sigmoid(x w_mix)} (Qwen2-MoE). */
+    private SDVariable shared(LayerGraph g, SDVariable x) {
+        SameDiff sd = g.sd();
+        SDVariable up = x.mmul(g.param(W_SHARED_UP));
+        SDVariable gate = activation.isGated() ? x.mmul(g.param(W_SHARED_GATE)) : null;
+        SDVariable out = activation.apply(sd, up, gate).mmul(g.param(W_SHARED_DOWN));   // [n, nOut]
+        return sharedGate ? out.mul(sd.nn.sigmoid(x.mmul(g.param(W_SHARED_MIX)))) : out;
+    }
+
+    public long getNumExperts() {
+        return numExperts;
+    }
+
+    public void setNumExperts(long numExperts) {
+        this.numExperts = numExperts;
+    }
+
+    public long getExpertHidden() {
+        return expertHidden;
+    }
+
+    public void setExpertHidden(long expertHidden) {
+        this.expertHidden = expertHidden;
+    }
+
+    public FfnActivation getActivation() {
+        return activation;
+    }
+
+    public void setActivation(FfnActivation activation) {
+        this.activation = activation;
+    }
+
+    public Router getRouter() {
+        return router;
+    }
+
+    public void setRouter(Router router) {
+        this.router = router;
+    }
+
+    public long getNumSharedExperts() {
+        return numSharedExperts;
+    }
+
+    public void setNumSharedExperts(long numSharedExperts) {
+        this.numSharedExperts = numSharedExperts;
+    }
+
+    public long getSharedHidden() {
+        return sharedHidden;
+    }
+
+    public void setSharedHidden(long sharedHidden) {
+        this.sharedHidden = sharedHidden;
+    }
+
+    public boolean isSharedGate() {
+        return sharedGate;
+    }
+
+    public void setSharedGate(boolean sharedGate) {
+        this.sharedGate = sharedGate;
+    }
+
+    public double getLoadBalanceCoefficient() {
+        return loadBalanceCoefficient;
+    }
+
+    public void setLoadBalanceCoefficient(double loadBalanceCoefficient) {
+        this.loadBalanceCoefficient = loadBalanceCoefficient;
+    }
+
+    public double getEntropyCoefficient() {
+        return entropyCoefficient;
+    }
+
+    public void setEntropyCoefficient(double entropyCoefficient) {
+        this.entropyCoefficient = entropyCoefficient;
+    }
+
+    public double getZLossCoefficient() {
+        return zLossCoefficient;
+    }
+
+    public void setZLossCoefficient(double zLossCoefficient) {
+        this.zLossCoefficient = zLossCoefficient;
+    }
+
+    public double getCapacityFactor() {
+        return capacityFactor;
+    }
+
+    public void setCapacityFactor(double capacityFactor) {
+        this.capacityFactor = capacityFactor;
+    }
+
+    public boolean isDenseCompute() {
+        return denseCompute;
+    }
+
+    public void setDenseCompute(boolean denseCompute) {
+        this.denseCompute = denseCompute;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (!super.equals(o)) {
+            return false;
+        }
+        MoeFeedForward that = (MoeFeedForward) o;
+        return numExperts == that.numExperts && expertHidden == that.expertHidden && activation == that.activation
+                && Objects.equals(router, that.router) && numSharedExperts == that.numSharedExperts
+                && sharedHidden == that.sharedHidden && sharedGate == that.sharedGate
+                && loadBalanceCoefficient == that.loadBalanceCoefficient
+                && entropyCoefficient == that.entropyCoefficient && zLossCoefficient == that.zLossCoefficient
+                && capacityFactor == that.capacityFactor && denseCompute == that.denseCompute;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(super.hashCode(), numExperts, expertHidden, activation, router, numSharedExperts,
+                sharedHidden, sharedGate, loadBalanceCoefficient, entropyCoefficient, zLossCoefficient, capacityFactor,
+                denseCompute);
+    }
+
+    /** Builder; nOut defaults to nIn. */
+    @SuppressWarnings("unchecked") // DL4J declares Layer.Builder#build() as <E extends Layer> E build()
+    public static class Builder extends BaseMoeLayer.Builder<Builder> {
+        private long numExperts;
+        private long expertHidden;
+        private FfnActivation activation = DEFAULT_ACTIVATION;
+        private Router router = new TopKRouter();
+        private long numSharedExperts;
+        private long sharedHidden;
+        private boolean sharedGate;
+        private double loadBalanceCoefficient = AuxiliaryLosses.DEFAULT_LOAD_BALANCE;
+        private double entropyCoefficient = AuxiliaryLosses.DEFAULT_ENTROPY;
+        private double zLossCoefficient;
+        private double capacityFactor = TokenDispatch.DROPLESS;
+        private boolean denseCompute;
+
+        /** Number of routed experts E. */
+        public Builder numExperts(long numExperts) {
+            this.numExperts = numExperts;
+            return this;
+        }
+
+        /** Hidden width of each routed expert. */
+        public Builder expertHidden(long expertHidden) {
+            this.expertHidden = expertHidden;
+            return this;
+        }
+
+        /** Expert activation; default SwiGLU. */
+        public Builder activation(FfnActivation activation) {
+            this.activation = activation;
+            return this;
+        }
+
+        /** Routing rule; default {@code new TopKRouter(2)}. */
+        public Builder router(Router router) {
+            this.router = router;
+            return this;
+        }
+
+        /** Always-on shared experts (DeepSeekMoE, Qwen-MoE); default 0. */
+        public Builder numSharedExperts(long numSharedExperts) {
+            this.numSharedExperts = numSharedExperts;
+            return this;
+        }
+
+        /** Hidden width of each shared expert; default expertHidden. */
+        public Builder sharedHidden(long sharedHidden) {
+            this.sharedHidden = sharedHidden;
+            return this;
+        }
+
+        /** Scale the shared experts' output by {@code sigmoid(x w)} per token, as Qwen2-MoE; default false. */
+        public Builder sharedGate(boolean sharedGate) {
+            this.sharedGate = sharedGate;
+            return this;
+        }
+
+        /** Load-balance loss coefficient alpha; default 1e-2. */
+        public Builder loadBalanceCoefficient(double alpha) {
+            this.loadBalanceCoefficient = alpha;
+            return this;
+        }
+
+        /** Dynamic entropy loss coefficient beta (top-p routers only); default 1e-4. */
+        public Builder entropyCoefficient(double beta) {
+            this.entropyCoefficient = beta;
+            return this;
+        }
+
+        /** Router z-loss coefficient; default 0 (off). */
+        public Builder zLossCoefficient(double coefficient) {
+            this.zLossCoefficient = coefficient;
+            return this;
+        }
+
+        /** Slots per expert as a multiple of the mean load; default 0, dropless. */
+        public Builder capacityFactor(double capacityFactor) {
+            this.capacityFactor = capacityFactor;
+            return this;
+        }
+
+        /** Run every expert on every token (reference and dense baseline; same output as dropless dispatch). */
+        public Builder denseCompute(boolean denseCompute) {
+            this.denseCompute = denseCompute;
+            return this;
+        }
+
+        @Override
+        public MoeFeedForward build() {
+            return new MoeFeedForward(this);
+        }
+    }
+}

@@ -1,0 +1,63 @@
+package io.github.dl4jmoe.routing;
+
+import java.io.Serializable;
+
+import org.deeplearning4j.exception.DL4JInvalidConfigException;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.shade.jackson.annotation.JsonTypeInfo;
+
+/**
+ * A routing rule: from router logits to the experts each token uses and their gates. Part of a layer's JSON
+ * configuration (serialized with its class name, like DL4J's own polymorphic configs).
+ */
+@JsonTypeInfo(use = JsonTypeInfo.Id.CLASS, include = JsonTypeInfo.As.PROPERTY, property = "@class")
+public abstract class Router implements Serializable {
+
+    protected boolean renormalize;
+
+    /**
+     * @param logits     router logits {@code [n, E]}
+     * @param numExperts E
+     */
+    public Routing route(SameDiff sd, SDVariable logits, long numExperts) {
+        SDVariable probabilities = sd.nn.softmax(logits, 1);                      // [n, E]
+        SDVariable selected = select(sd, probabilities, numExperts);             // [n, E], 0/1
+        SDVariable gates = probabilities.mul(selected);
+        if (renormalize) {
+            gates = gates.div(gates.sum(true, 1));
+        }
+        return new Routing(probabilities, selected, gates);
+    }
+
+    /**
+     * The 0/1 selection mask {@code [n, E]} for router probabilities {@code [n, E]}; must carry no gradient.
+     */
+    protected abstract SDVariable select(SameDiff sd, SDVariable probabilities, long numExperts);
+
+    /**
+     * Throws a {@link DL4JInvalidConfigException} whose message starts with {@code layer} and names the field, the
+     * value and the fix, unless this rule fits a layer with {@code numExperts} experts.
+     */
+    public abstract void validate(String layer, long numExperts);
+
+    /** Whether the number of experts per token varies (top-p); the dynamic entropy loss applies only then. */
+    public abstract boolean isDynamic();
+
+    /** The most experts a token can use, for sizing. */
+    public abstract long maxExpertsPerToken(long numExperts);
+
+    /** Whether gates are divided by their sum over the selected experts (they sum to 1 then). */
+    public boolean isRenormalize() {
+        return renormalize;
+    }
+
+    public void setRenormalize(boolean renormalize) {
+        this.renormalize = renormalize;
+    }
+
+    protected static DL4JInvalidConfigException invalid(String layer, String field, Object value, String requirement,
+                                                        String fix) {
+        return new DL4JInvalidConfigException(layer + ": " + field + " " + requirement + ", got " + value + " (" + fix + ")");
+    }
+}

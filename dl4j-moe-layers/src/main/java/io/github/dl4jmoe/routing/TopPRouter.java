@@ -1,0 +1,125 @@
+package io.github.dl4jmoe.routing;
+
+import java.util.Objects;
+
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * Dynamic top-p routing (Huang et al. 2024, "Harder Tasks Need More Experts", arXiv 2403.07652, section 3.1):
+ * sort the router probabilities in descending order and keep experts until their cumulative probability first
+ * exceeds p, that expert included. Equivalently expert i is kept iff the probability mass ranked strictly ahead of it
+ * is below p. Ties rank the lower index first. Gates are the raw probabilities, as in the authors' code, or
+ * renormalised over the kept set; an optional cap limits the experts per token.
+ *
+ * <p>Cost and memory are O(n E^2) per layer call (pairwise ranking of each token's E probabilities); for hundreds of
+ * experts prefer a cap or top-k.
+ */
+public class TopPRouter extends Router {
+
+    /** The paper's default threshold. */
+    public static final double DEFAULT_P = 0.4;
+    /** No cap on experts per token. */
+    public static final int NO_CAP = 0;
+
+    private double p = DEFAULT_P;
+    private int maxExperts = NO_CAP;
+
+    /** For Jackson. */
+    public TopPRouter() {
+    }
+
+    public TopPRouter(double p) {
+        this(p, false, NO_CAP);
+    }
+
+    /**
+     * @param maxExperts most experts per token, or {@link #NO_CAP}
+     */
+    public TopPRouter(double p, boolean renormalize, int maxExperts) {
+        this.p = p;
+        this.renormalize = renormalize;
+        this.maxExperts = maxExperts;
+    }
+
+    @Override
+    protected SDVariable select(SameDiff sd, SDVariable probabilities, long numExperts) {
+        SDVariable pi = sd.expandDims(probabilities, 2);                          // [n, E, 1]   P_i
+        SDVariable pj = sd.expandDims(probabilities, 1);                          // [n, 1, E]   P_j
+        SDVariable ahead = pj.gt(pi).castTo(probabilities.dataType())           // [n, E, E]  j ranked ahead of i
+                .add(pj.eq(pi).castTo(probabilities.dataType()).mul(sd.constant(lowerIndex(numExperts, probabilities))));
+        SDVariable massAhead = ahead.mul(pj).sum(2);                              // [n, E]
+        SDVariable selected = massAhead.lt(p).castTo(probabilities.dataType());
+        if (maxExperts != NO_CAP) {
+            SDVariable rank = ahead.sum(2);                                       // [n, E]   experts ranked ahead
+            selected = selected.mul(rank.lt(maxExperts).castTo(probabilities.dataType()));
+        }
+        return selected;
+    }
+
+    /** {@code [1, E, E]} with 1 where j < i: among equal probabilities the lower index ranks ahead. */
+    private static INDArray lowerIndex(long numExperts, SDVariable like) {
+        INDArray m = Nd4j.zeros(like.dataType(), 1, numExperts, numExperts);
+        for (int i = 0; i < numExperts; i++) {
+            for (int j = 0; j < i; j++) {
+                m.putScalar(0, i, j, 1.0);
+            }
+        }
+        return m;
+    }
+
+    @Override
+    public void validate(String layer, long numExperts) {
+        if (!(p > 0 && p <= 1)) {
+            throw invalid(layer, "router p", p, "must be in (0, 1]", "the paper uses p = " + DEFAULT_P);
+        }
+        if (maxExperts < 0 || maxExperts > numExperts) {
+            throw invalid(layer, "router maxExperts", maxExperts, "must be in [1, numExperts = " + numExperts
+                    + "], or 0 for no cap", "use 0 or a value up to " + numExperts);
+        }
+    }
+
+    @Override
+    public boolean isDynamic() {
+        return true;
+    }
+
+    @Override
+    public long maxExpertsPerToken(long numExperts) {
+        return maxExperts == NO_CAP ? numExperts : maxExperts;
+    }
+
+    public double getP() {
+        return p;
+    }
+
+    public void setP(double p) {
+        this.p = p;
+    }
+
+    public int getMaxExperts() {
+        return maxExperts;
+    }
+
+    public void setMaxExperts(int maxExperts) {
+        this.maxExperts = maxExperts;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof TopPRouter other && p == other.p && maxExperts == other.maxExperts
+                && renormalize == other.renormalize;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(p, maxExperts, renormalize);
+    }
+
+    @Override
+    public String toString() {
+        return "TopPRouter(p=" + p + ", maxExperts=" + maxExperts + ", renormalize=" + renormalize + ")";
+    }
+}

@@ -1,0 +1,113 @@
+package io.github.dl4jmoe.stats;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+import io.github.dl4jmoe.layers.MoeFeedForward;
+import io.github.dl4jmoe.runtime.MoeLayerRuntime;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Routing statistics of one MoE layer for its latest forward pass (masked time steps excluded).
+ *
+ * @param tokens                tokens routed
+ * @param expertsPerTokenCounts entry j: tokens that selected exactly j experts ({@code j = 0..E})
+ * @param load                  entry e: tokens that selected expert e
+ * @param droppedPairs          selected (token, expert) pairs dropped for lack of capacity
+ * @param capacity              slots per expert
+ */
+public record RoutingStatistics(long tokens, long[] expertsPerTokenCounts, long[] load, long droppedPairs,
+                                long capacity) {
+
+    /** Statistics of a layer's latest pass, if it is an MoE layer that has run. */
+    public static Optional<RoutingStatistics> of(Layer layer) {
+        if (!(layer instanceof MoeLayerRuntime runtime)) {
+            return Optional.empty();
+        }
+        Map<String, INDArray> raw = runtime.statistics();
+        INDArray perToken = raw.get(MoeFeedForward.STAT_EXPERTS_PER_TOKEN);
+        INDArray load = raw.get(MoeFeedForward.STAT_LOAD);
+        if (perToken == null || load == null) {
+            return Optional.empty();
+        }
+        long[] histogram = new long[(int) load.length() + 1];
+        for (double k : perToken.toDoubleVector()) {
+            histogram[(int) Math.round(k)]++;
+        }
+        long[] loadCounts = Arrays.stream(load.toDoubleVector()).mapToLong(Math::round).toArray();
+        return Optional.of(new RoutingStatistics(perToken.length(), histogram, loadCounts,
+                Math.round(raw.get(MoeFeedForward.STAT_DROPPED).getDouble(0)),
+                Math.round(raw.get(MoeFeedForward.STAT_CAPACITY).getDouble(0))));
+    }
+
+    /** Statistics of every MoE layer of a network, keyed by layer name (index for a MultiLayerNetwork). */
+    public static Map<String, RoutingStatistics> of(Model model) {
+        Layer[] layers;
+        if (model instanceof MultiLayerNetwork net) {
+            layers = net.getLayers();
+        } else if (model instanceof ComputationGraph graph) {
+            layers = graph.getLayers();
+        } else {
+            layers = new Layer[0];
+        }
+        Map<String, RoutingStatistics> out = new LinkedHashMap<>();
+        for (Layer layer : layers) {
+            of(layer).ifPresent(s -> out.put(layer.conf().getLayer().getLayerName() != null
+                    ? layer.conf().getLayer().getLayerName() : String.valueOf(layer.getIndex()), s));
+        }
+        return out;
+    }
+
+    /** Mean number of experts per token. */
+    public double meanExpertsPerToken() {
+        double sum = 0;
+        for (int j = 0; j < expertsPerTokenCounts.length; j++) {
+            sum += (double) j * expertsPerTokenCounts[j];
+        }
+        return tokens == 0 ? 0 : sum / tokens;
+    }
+
+    /** Entropy (nats) of the load distribution {@code z_e = load_e / sum(load)}. */
+    public double loadEntropy() {
+        double total = Arrays.stream(load).sum();
+        double h = 0;
+        for (long l : load) {
+            if (l > 0) {
+                double z = l / total;
+                h -= z * Math.log(z);
+            }
+        }
+        return h;
+    }
+
+    /** {@code KL(z || uniform) = log E - H(z)} (He 2024, Table 2's "unevenness"); 0 for perfectly even load. */
+    public double klToUniform() {
+        return Math.log(load.length) - loadEntropy();
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof RoutingStatistics s && tokens == s.tokens && droppedPairs == s.droppedPairs
+                && capacity == s.capacity && Arrays.equals(expertsPerTokenCounts, s.expertsPerTokenCounts)
+                && Arrays.equals(load, s.load);
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * (31 * Long.hashCode(tokens) + Arrays.hashCode(load)) + Arrays.hashCode(expertsPerTokenCounts);
+    }
+
+    @Override
+    public String toString() {
+        return String.format("tokens=%d experts/token=%.3f histogram=%s load=%s dropped=%d capacity=%d "
+                        + "loadEntropy=%.4f klToUniform=%.4f", tokens, meanExpertsPerToken(),
+                Arrays.toString(expertsPerTokenCounts), Arrays.toString(load), droppedPairs, capacity, loadEntropy(),
+                klToUniform());
+    }
+}
