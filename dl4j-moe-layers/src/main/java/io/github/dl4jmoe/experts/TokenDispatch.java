@@ -1,6 +1,7 @@
 package io.github.dl4jmoe.experts;
 
 import io.github.dl4jmoe.ops.RowLookup;
+import io.github.dl4jmoe.ops.SdOps;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -54,7 +55,7 @@ public final class TokenDispatch {
         SDVariable pos = sd.cumsum(selected, true, false, 0);                                  // [n, E]
         SDVariable pairs = selected.sum();
         SDVariable capacity = capacityFactor == DROPLESS
-                ? selected.sum(0).max()                                                          // largest load
+                ? SdOps.sumRows(sd, selected, numExperts).max()                                  // largest load
                 : sd.math.max(sd.math.ceil(pairs.mul(capacityFactor / numExperts)), sd.constant(1.0).castTo(ft));
         SDVariable kept = selected.mul(pos.lt(capacity).castTo(ft));                          // [n, E]
         SDVariable dropped = pairs.sub(kept.sum());

@@ -5,6 +5,7 @@ import java.util.Objects;
 
 import io.github.dl4jmoe.experts.ExpertBank;
 import io.github.dl4jmoe.experts.TokenDispatch;
+import io.github.dl4jmoe.ops.SdOps;
 import io.github.dl4jmoe.routing.AuxiliaryLosses;
 import io.github.dl4jmoe.routing.Router;
 import io.github.dl4jmoe.routing.Routing;
@@ -93,7 +94,8 @@ public class MoeFeedForward extends BaseMoeLayer {
     @Override
     public void validate() {
         validateWidths();
-        require(numExperts >= 1, "numExperts", numExperts, "must be at least 1", "try numExperts(8)");
+        require(numExperts >= 2, "numExperts", numExperts, "must be at least 2",
+                "try numExperts(8); for a single expert use DenseFeedForward");
         require(numExperts <= Integer.MAX_VALUE, "numExperts", numExperts, "must fit an int", "use fewer experts");
         require(expertHidden >= 1, "expertHidden", expertHidden, "must be at least 1",
                 "fine-grained experts use dFf / numExperts * k, e.g. expertHidden(dFf / 8)");
@@ -171,7 +173,7 @@ public class MoeFeedForward extends BaseMoeLayer {
         }
 
         if (loadBalanceCoefficient > 0) {
-            g.addAuxLoss("loadBalance", AuxiliaryLosses.loadBalance(routing.probabilities(), routing.selected(), numExperts),
+            g.addAuxLoss("loadBalance", AuxiliaryLosses.loadBalance(sd, routing.probabilities(), routing.selected(), numExperts),
                     loadBalanceCoefficient);
         }
         if (router.isDynamic() && entropyCoefficient > 0) {
@@ -181,7 +183,7 @@ public class MoeFeedForward extends BaseMoeLayer {
             g.addAuxLoss("zLoss", AuxiliaryLosses.zLoss(sd, logits), zLossCoefficient);
         }
         g.addStatistic(STAT_EXPERTS_PER_TOKEN, routing.selected().sum(1));
-        g.addStatistic(STAT_LOAD, routing.selected().sum(0));
+        g.addStatistic(STAT_LOAD, SdOps.sumRows(sd, routing.selected(), numExperts));
         return y;
     }
 

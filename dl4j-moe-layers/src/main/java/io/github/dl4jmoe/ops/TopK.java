@@ -57,6 +57,10 @@ public final class TopK {
      * entry is among the k largest of its row. Carries no gradient.
      */
     public static SDVariable mask(SameDiff sd, SDVariable x, int k, long width) {
+        if (k == width) {
+            checkK(k, (int) width);
+            return sd.onesLike(x);  // also avoids arg-max along a dimension of size 1, which fails on M2.1
+        }
         SDVariable mask = null;
         for (Pass pass : passes(sd, x, k, width)) {
             mask = mask == null ? pass.hit() : mask.add(pass.hit());

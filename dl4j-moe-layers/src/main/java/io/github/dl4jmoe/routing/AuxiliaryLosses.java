@@ -1,5 +1,6 @@
 package io.github.dl4jmoe.routing;
 
+import io.github.dl4jmoe.ops.SdOps;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 
@@ -21,9 +22,9 @@ public final class AuxiliaryLosses {
      * @param probabilities {@code [n, E]}
      * @param selected      {@code [n, E]} 0/1
      */
-    public static SDVariable loadBalance(SDVariable probabilities, SDVariable selected, long numExperts) {
-        SDVariable f = selected.mean(0);                                          // [E]
-        SDVariable q = probabilities.mean(0);                                     // [E]
+    public static SDVariable loadBalance(SameDiff sd, SDVariable probabilities, SDVariable selected, long numExperts) {
+        SDVariable f = SdOps.meanRows(sd, selected, numExperts);                 // [E]
+        SDVariable q = SdOps.meanRows(sd, probabilities, numExperts);            // [E]
         return f.mul(q).sum().mul(numExperts);
     }
 
@@ -36,12 +37,21 @@ public final class AuxiliaryLosses {
      * @param probabilities {@code softmax(logits)}, {@code [n, E]}
      */
     public static SDVariable entropy(SameDiff sd, SDVariable logits, SDVariable probabilities) {
-        return sd.math.logSumExp(logits, 1).sub(probabilities.mul(logits).sum(1)).mean();
+        return logSumExp(sd, logits).sub(probabilities.mul(logits).sum(1)).mean();
     }
 
     /** Router z-loss {@code mean_t (log sum_i exp(logit_ti))^2} (Zoph et al. 2022, ST-MoE eq. 5). */
     public static SDVariable zLoss(SameDiff sd, SDVariable logits) {
-        SDVariable lse = sd.math.logSumExp(logits, 1);                           // [n]
+        SDVariable lse = logSumExp(sd, logits);                                   // [n]
         return lse.mul(lse).mean();
+    }
+
+    /**
+     * {@code log sum_i exp(l_i)} per row, {@code [n]}, stabilised by the row maximum. Spelled out because M2.1's
+     * logSumExp op loses its dimensions in SameDiff's gradient clone and its backprop then fails.
+     */
+    static SDVariable logSumExp(SameDiff sd, SDVariable logits) {
+        SDVariable max = SdOps.stopGradient(sd, logits.max(true, 1));            // [n, 1]
+        return sd.math.log(sd.math.exp(logits.sub(max)).sum(1)).add(max.reshape(-1));
     }
 }

@@ -46,7 +46,10 @@ public record RoutingStatistics(long tokens, long[] expertsPerTokenCounts, long[
                 Math.round(raw.get(MoeFeedForward.STAT_CAPACITY).getDouble(0))));
     }
 
-    /** Statistics of every MoE layer of a network, keyed by layer name (index for a MultiLayerNetwork). */
+    /**
+     * Statistics of every MoE layer of a network that has run, keyed by layer name (DL4J names unnamed layers of a
+     * MultiLayerNetwork "layer0", "layer1", ...).
+     */
     public static Map<String, RoutingStatistics> of(Model model) {
         Layer[] layers;
         if (model instanceof MultiLayerNetwork net) {
@@ -58,8 +61,7 @@ public record RoutingStatistics(long tokens, long[] expertsPerTokenCounts, long[
         }
         Map<String, RoutingStatistics> out = new LinkedHashMap<>();
         for (Layer layer : layers) {
-            of(layer).ifPresent(s -> out.put(layer.conf().getLayer().getLayerName() != null
-                    ? layer.conf().getLayer().getLayerName() : String.valueOf(layer.getIndex()), s));
+            of(layer).ifPresent(s -> out.put(layer.conf().getLayer().getLayerName(), s));
         }
         return out;
     }
