@@ -69,6 +69,19 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
         return Collections.emptySet();
     }
 
+    /**
+     * Keys of parameters that the layer updates itself (sparse row updates from a host gradient sink, see
+     * {@link LayerGraph#hostInput}): DL4J sees a NoOp updater, no regularization and no minibatch division for them.
+     */
+    public Set<String> hostUpdatedParamKeys() {
+        return Collections.emptySet();
+    }
+
+    /** The updater configured for a parameter, ignoring the NoOp that state and host-updated parameters get. */
+    public IUpdater configuredUpdater(String paramName) {
+        return super.getUpdaterByParam(paramName);
+    }
+
     /** "ClassName(name=layerName)", the prefix of every message about this layer. */
     public String describe() {
         return getClass().getSimpleName() + "(name=" + (layerName == null ? "unnamed" : layerName) + ")";
@@ -164,12 +177,17 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
 
     @Override
     public IUpdater getUpdaterByParam(String paramName) {
-        return stateParamKeys().contains(paramName) ? new NoOp() : super.getUpdaterByParam(paramName);
+        return isSelfManaged(paramName) ? new NoOp() : super.getUpdaterByParam(paramName);
     }
 
     @Override
     public List<Regularization> getRegularizationByParam(String paramName) {
-        return stateParamKeys().contains(paramName) ? Collections.emptyList() : super.getRegularizationByParam(paramName);
+        return isSelfManaged(paramName) ? Collections.emptyList() : super.getRegularizationByParam(paramName);
+    }
+
+    /** State and host-updated parameters: DL4J's updater must leave them alone. */
+    boolean isSelfManaged(String paramName) {
+        return stateParamKeys().contains(paramName) || hostUpdatedParamKeys().contains(paramName);
     }
 
     public long getNIn() {

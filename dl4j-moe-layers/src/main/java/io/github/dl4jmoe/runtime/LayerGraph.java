@@ -7,6 +7,8 @@ import java.util.Set;
 import java.util.function.Supplier;
 
 import io.github.dl4jmoe.ops.SdOps;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 
@@ -37,9 +39,32 @@ public final class LayerGraph {
     private final Map<String, AuxLoss> auxLosses = new LinkedHashMap<>();
     private final Map<String, SDVariable> stateUpdates = new LinkedHashMap<>();
     private final Map<String, SDVariable> statistics = new LinkedHashMap<>();
+    private final Map<String, HostInput> hostInputs = new LinkedHashMap<>();
 
     /** An auxiliary loss term: {@code coefficient * value} joins the objective. */
     public record AuxLoss(SDVariable value, double coefficient) {
+    }
+
+    /** Java code that computes a placeholder's value before each pass. */
+    @FunctionalInterface
+    public interface HostComputation {
+        INDArray compute(HostContext context);
+    }
+
+    /** Receives the objective's gradient with respect to a host input after each backward pass. */
+    @FunctionalInterface
+    public interface HostGradient {
+        void accept(HostContext context, INDArray gradient);
+    }
+
+    /**
+     * A placeholder filled by Java code.
+     *
+     * @param gradientSink null when no gradient is needed
+     * @param statistic    whether the value is published with the layer's statistics after each pass
+     */
+    public record HostInput(SDVariable placeholder, HostComputation computation, HostGradient gradientSink,
+                            boolean statistic) {
     }
 
     LayerGraph(SameDiff sd, SDVariable input, Map<String, SDVariable> params, Set<String> stateKeys,
@@ -119,6 +144,31 @@ public final class LayerGraph {
     public void addStatistic(String name, SDVariable value) {
         requireNew(statistics, name, "statistic");
         statistics.put(name, value);
+    }
+
+    /**
+     * Declares a placeholder that the runtime fills before each pass by running {@code computation}, which may
+     * evaluate graph variables defined so far ({@link HostContext#eval}). Use it for what SameDiff on M2.1 cannot do
+     * well: searches (product-key retrieval), and row gathers from tables too large for dense gradients. With a
+     * {@code gradientSink}, the objective's gradient with respect to the placeholder is computed in each backward pass
+     * and handed to the sink, which can turn it into sparse parameter updates or dense gradients.
+     *
+     * @param shape placeholder shape, -1 for dynamic dimensions
+     */
+    public SDVariable hostInput(String name, DataType type, long[] shape, HostComputation computation,
+                                HostGradient gradientSink, boolean statistic) {
+        requireNew(hostInputs, name, "host input");
+        if (gradientSink != null && !type.isFPType()) {
+            throw new IllegalStateException(layerDescription + ": host input '" + name + "' of type " + type
+                    + " cannot receive a gradient");
+        }
+        SDVariable placeholder = sd.placeHolder(name, type, shape);
+        hostInputs.put(name, new HostInput(placeholder, computation, gradientSink, statistic));
+        return placeholder;
+    }
+
+    Map<String, HostInput> hostInputs() {
+        return Collections.unmodifiableMap(hostInputs);
     }
 
     Map<String, AuxLoss> auxLosses() {

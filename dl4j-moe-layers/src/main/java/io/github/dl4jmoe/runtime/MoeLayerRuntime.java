@@ -96,8 +96,10 @@ public class MoeLayerRuntime extends SameDiffLayer {
                 List<String> outputs = new ArrayList<>();
                 outputs.add(outputKey);
                 outputs.addAll(auxAndStatisticNames());
-                Map<String, INDArray> out = sameDiff.output(placeholders(rows, training, null), outputs);
+                Map<String, INDArray> ph = placeholders(rows, training, null);
+                Map<String, INDArray> out = sameDiff.output(ph, outputs);
                 record(out);
+                recordHostStatistics(ph);
                 result = rows.toLayerShape(out.get(outputKey), config().getNOut());
                 sameDiff.clearPlaceholders(true);
                 sameDiff.clearOpInputs();
@@ -128,8 +130,9 @@ public class MoeLayerRuntime extends SameDiffLayer {
                 List<String> wrt = new ArrayList<>();
                 wrt.add(INPUT_KEY);
                 wrt.addAll(trainableKeys());
-                OutAndGrad result = sameDiff.calculateGradientsAndOutputs(
-                        placeholders(rows, true, rows.toTokens(epsilon)), outputs, wrt);
+                wrt.addAll(hostGradientNames());
+                Map<String, INDArray> ph = placeholders(rows, true, rows.toTokens(epsilon));
+                OutAndGrad result = sameDiff.calculateGradientsAndOutputs(ph, outputs, wrt);
                 Map<String, INDArray> grads = result.getGradients();
                 for (Map.Entry<String, INDArray> e : gradTable.entrySet()) {
                     INDArray g = grads.get(e.getKey());
@@ -140,6 +143,13 @@ public class MoeLayerRuntime extends SameDiffLayer {
                     }
                 }
                 record(result.getOutputs());
+                recordHostStatistics(ph);
+                Host host = new Host(ph, true, rows.minibatch());
+                graph.hostInputs().forEach((name, h) -> {
+                    if (h.gradientSink() != null) {
+                        h.gradientSink().accept(host, grads.get(name));
+                    }
+                });
                 graph.stateUpdates().forEach((key, v) -> paramTable.get(key).assign(result.getOutputs().get(v.name())));
                 inputGradient = rows.toLayerShape(grads.get(INPUT_KEY), config().getNIn());
                 sameDiff.clearPlaceholders(true);
@@ -185,6 +195,10 @@ public class MoeLayerRuntime extends SameDiffLayer {
         Map<String, INDArray> ph = new LinkedHashMap<>();
         ph.put(INPUT_KEY, rows.tokens().castTo(dataType));
         ph.put(TRAINING_KEY, Nd4j.scalar(dataType, training ? 1.0 : 0.0));
+        if (!graph.hostInputs().isEmpty()) {
+            Host host = new Host(ph, training, rows.minibatch());
+            graph.hostInputs().forEach((name, h) -> ph.put(name, h.computation().compute(host)));
+        }
         if (epsilonTokens != null) {
             ph.put(EPSILON_KEY, epsilonTokens.castTo(dataType));
         }
@@ -197,8 +211,24 @@ public class MoeLayerRuntime extends SameDiffLayer {
 
     private List<String> trainableKeys() {
         List<String> keys = new ArrayList<>(paramTable.keySet());
-        keys.removeAll(config().stateParamKeys());
+        keys.removeIf(config()::isSelfManaged);
         return keys;
+    }
+
+    private List<String> hostGradientNames() {
+        List<String> names = new ArrayList<>();
+        graph.hostInputs().forEach((name, h) -> {
+            if (h.gradientSink() != null) {
+                names.add(name);
+            }
+        });
+        return names;
+    }
+
+    /** Host-updated parameters' gradients are not gradients DL4J should average: the layer applied them already. */
+    @Override
+    public boolean updaterDivideByMinibatch(String paramName) {
+        return !config().hostUpdatedParamKeys().contains(paramName);
     }
 
     private List<String> auxAndStatisticNames() {
@@ -217,6 +247,95 @@ public class MoeLayerRuntime extends SameDiffLayer {
         Map<String, INDArray> stats = new LinkedHashMap<>();
         graph.statistics().forEach((name, v) -> stats.put(name, outputs.get(v.name()).dup()));
         lastStatistics = Collections.unmodifiableMap(stats);
+    }
+
+    /** Adds the host inputs marked as statistics (their values are fresh arrays each pass: no copy). */
+    private void recordHostStatistics(Map<String, INDArray> placeholders) {
+        if (graph.hostInputs().values().stream().noneMatch(LayerGraph.HostInput::statistic)) {
+            return;
+        }
+        Map<String, INDArray> stats = new LinkedHashMap<>(lastStatistics);
+        graph.hostInputs().forEach((name, h) -> {
+            if (h.statistic()) {
+                stats.put(name, placeholders.get(name));
+            }
+        });
+        lastStatistics = Collections.unmodifiableMap(stats);
+    }
+
+    /** The {@link HostContext} of one pass: reads the placeholders computed so far. */
+    private final class Host implements HostContext {
+        private final Map<String, INDArray> placeholders;
+        private final boolean training;
+        private final long minibatch;
+
+        Host(Map<String, INDArray> placeholders, boolean training, long minibatch) {
+            this.placeholders = placeholders;
+            this.training = training;
+            this.minibatch = minibatch;
+        }
+
+        @Override
+        public INDArray tokens() {
+            return placeholders.get(INPUT_KEY);
+        }
+
+        @Override
+        public INDArray param(String key) {
+            return paramTable.get(key);
+        }
+
+        @Override
+        public INDArray gradient(String key) {
+            return gradTable.get(key);
+        }
+
+        @Override
+        public org.nd4j.linalg.learning.config.IUpdater configuredUpdater(String key) {
+            return config().configuredUpdater(key);
+        }
+
+        @Override
+        public INDArray hostValue(String name) {
+            return placeholders.get(name);
+        }
+
+        @Override
+        public INDArray[] eval(SDVariable... variables) {
+            Map<String, INDArray> known = new LinkedHashMap<>(placeholders);
+            known.remove(EPSILON_KEY);
+            known.remove(AUX_SCALE_KEY);
+            List<String> names = new ArrayList<>();
+            for (SDVariable v : variables) {
+                names.add(v.name());
+            }
+            Map<String, INDArray> out = sameDiff.output(known, names);
+            INDArray[] values = new INDArray[variables.length];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = out.get(names.get(i));
+            }
+            return values;
+        }
+
+        @Override
+        public boolean training() {
+            return training;
+        }
+
+        @Override
+        public long minibatch() {
+            return minibatch;
+        }
+
+        @Override
+        public int iteration() {
+            return getIterationCount();
+        }
+
+        @Override
+        public int epoch() {
+            return getEpochCount();
+        }
     }
 
     private void recordNoTokens() {
@@ -245,7 +364,10 @@ public class MoeLayerRuntime extends SameDiffLayer {
             }
         }, true));
         try {
-            sameDiff.createGradFunction(INPUT_KEY);
+            List<String> wrt = new ArrayList<>();
+            wrt.add(INPUT_KEY);
+            wrt.addAll(hostGradientNames());
+            sameDiff.createGradFunction(wrt.toArray(new String[0]));
         } finally {
             System.setOut(original);
         }

@@ -1,0 +1,92 @@
+package io.github.dl4jmoe.experts;
+
+import java.util.stream.IntStream;
+
+/**
+ * Exact top-k over N = n^2 product keys without scoring all N (Lample et al. 2019, "Large Memory Layers with
+ * Product Keys"; He 2024, PEER, section 2): the score of key (i, j) is {@code s1[i] + s2[j]}, so the k best sums lie
+ * among the c best of each half when c >= k. Cost per query: O(n + c^2) after the half scores, which are computed in
+ * the graph ({@code [queries, n]} each); the {@code [queries, N]} score matrix is never formed.
+ *
+ * <p>Order: descending score, ties to the lower key index (i * n + j), in both stages.
+ */
+public final class ProductKeySearch {
+
+    private ProductKeySearch() {
+    }
+
+    /**
+     * @param scores1    half scores {@code [queries, n]}, row-major
+     * @param scores2    half scores {@code [queries, n]}, row-major
+     * @param candidates c, the best keys kept per half ({@code k <= c*c}; exact when {@code c >= k})
+     * @param k          keys returned per query
+     * @return key indices {@code [queries, k]}, row-major, best first
+     */
+    public static int[] search(double[] scores1, double[] scores2, int queries, int n, int candidates, int k) {
+        int[] out = new int[queries * k];
+        IntStream.range(0, queries).parallel().forEach(q -> searchOne(scores1, scores2, q, n, candidates, k, out));
+        return out;
+    }
+
+    private static void searchOne(double[] s1, double[] s2, int q, int n, int c, int k, int[] out) {
+        int[] best1 = topIndices(s1, q * n, n, c);
+        int[] best2 = topIndices(s2, q * n, n, c);
+        int pairs = c * c;
+        double[] sums = new double[pairs];
+        int[] keys = new int[pairs];
+        for (int a = 0; a < c; a++) {
+            for (int b = 0; b < c; b++) {
+                sums[a * c + b] = s1[q * n + best1[a]] + s2[q * n + best2[b]];
+                keys[a * c + b] = best1[a] * n + best2[b];
+            }
+        }
+        int[] order = topOf(sums, keys, pairs, k);
+        for (int j = 0; j < k; j++) {
+            out[q * k + j] = keys[order[j]];
+        }
+    }
+
+    /** Indices of the c largest of {@code s[offset .. offset+n)}, best first, ties to the lower index. */
+    static int[] topIndices(double[] s, int offset, int n, int c) {
+        int[] idx = new int[c];
+        double[] val = new double[c];
+        int size = 0;
+        for (int i = 0; i < n; i++) {
+            double v = s[offset + i];
+            if (size == c && !(v > val[c - 1])) {
+                continue;                       // not better than the worst kept (equal: the kept one has a lower index)
+            }
+            int pos = size == c ? c - 1 : size++;
+            while (pos > 0 && v > val[pos - 1]) {
+                val[pos] = val[pos - 1];
+                idx[pos] = idx[pos - 1];
+                pos--;
+            }
+            val[pos] = v;
+            idx[pos] = i;
+        }
+        return idx;
+    }
+
+    /** Positions of the k best (sum desc, key asc) among {@code count} candidates. */
+    private static int[] topOf(double[] sums, int[] keys, int count, int k) {
+        int[] pos = new int[k];
+        int size = 0;
+        for (int p = 0; p < count; p++) {
+            if (size == k && !better(sums, keys, p, pos[k - 1])) {
+                continue;
+            }
+            int at = size == k ? k - 1 : size++;
+            while (at > 0 && better(sums, keys, p, pos[at - 1])) {
+                pos[at] = pos[at - 1];
+                at--;
+            }
+            pos[at] = p;
+        }
+        return pos;
+    }
+
+    private static boolean better(double[] sums, int[] keys, int p, int than) {
+        return sums[p] > sums[than] || (sums[p] == sums[than] && keys[p] < keys[than]);
+    }
+}

@@ -1,0 +1,495 @@
+package io.github.dl4jmoe.layers;
+
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+import io.github.dl4jmoe.experts.ProductKeySearch;
+import io.github.dl4jmoe.experts.SparseRowUpdater;
+import io.github.dl4jmoe.ops.RowLookup;
+import io.github.dl4jmoe.ops.SdOps;
+import io.github.dl4jmoe.runtime.BaseMoeLayer;
+import io.github.dl4jmoe.runtime.HostContext;
+import io.github.dl4jmoe.runtime.LayerGraph;
+import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
+import org.deeplearning4j.nn.weights.WeightInitUtil;
+import org.nd4j.autodiff.samediff.SDIndex;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.DynamicCustomOp;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * PEER, parameter-efficient expert retrieval (He 2024, "Mixture of A Million Experts", arXiv 2407.04153):
+ * N single-neuron experts {@code e_i(x) = act(u_i . x) v_i}, of which each of h heads retrieves k with product keys.
+ * <pre>
+ *   q = norm(x W_q)                         per head, size dKey = [q1 | q2]               [n, h, dKey]
+ *   s1 = q1 C1^T, s2 = q2 C2^T              half scores over sqrt(N) sub-keys each        [n*h, sqrt(N)]
+ *   I = top-k of s1[i] + s2[j]              exact product-key search (host, O(sqrt N + c^2))
+ *   g = softmax (or sigmoid) of the k selected scores, recomputed in the graph             [n*h, k]
+ *   f(x) = sum_heads sum_{i in I} g_i act(u_i . x) v_i                                     [n, nOut]
+ * </pre>
+ * The search runs in Java on the half scores; the {@code [tokens, N]} score matrix is never built. The retrieved rows
+ * of the down (u) and up (v) tables enter the graph as host inputs, so their gradients are row gradients: with
+ * {@link TableUpdates#SPARSE} (default) the layer applies them to the touched rows only (lazy Adam or SGD with the
+ * layer's configured updater), while every other parameter follows DL4J's updater as usual.
+ */
+public class PeerLayer extends BaseMoeLayer {
+
+    public static final String W_QUERY = "wQuery";
+    public static final String SUB_KEYS_1 = "subKeys1";
+    public static final String SUB_KEYS_2 = "subKeys2";
+    public static final String DOWN = "expertDown";
+    public static final String UP = "expertUp";
+    public static final String RUNNING_MEAN = "queryMean";
+    public static final String RUNNING_VAR = "queryVar";
+
+    /** Statistic: retrieved expert indices, {@code [n*h, k]} (row t*h + head). */
+    public static final String STAT_EXPERTS = "experts";
+    /** Statistic: gate of each retrieved expert, {@code [n*h, k]}. */
+    public static final String STAT_GATES = "gates";
+
+    private static final String HOST_HALF_1 = "half1";
+    private static final String HOST_HALF_2 = "half2";
+    private static final String HOST_DOWN_ROWS = "downRows";
+    private static final String HOST_UP_ROWS = "upRows";
+
+    /** Query normalisation before the key search. */
+    public enum QueryNorm {
+        /** Batch normalisation without affine parameters (the paper): batch statistics in training, running at inference. */
+        BATCH,
+        /** Per-head layer normalisation without affine parameters. */
+        LAYER,
+        NONE
+    }
+
+    /** Router weights over each head's k retrieved experts. */
+    public enum Gate {
+        /** Softmax over the k scores (the paper). */
+        SOFTMAX,
+        SIGMOID
+    }
+
+    /** How the expert tables are updated. */
+    public enum TableUpdates {
+        /** Only retrieved rows, by the layer itself (Adam, Sgd or NoOp as configured); the scalable choice. */
+        SPARSE,
+        /** Dense table gradients through DL4J's updater (any updater; for small N and gradient checks). */
+        DENSE
+    }
+
+    public static final int DEFAULT_HEADS = 8;
+    public static final int DEFAULT_TOP_K = 16;
+    public static final int DEFAULT_KEY_SIZE = 128;
+    public static final double BATCH_NORM_DECAY = 0.9;
+    public static final double NORM_EPSILON = 1e-5;
+    public static final long MAX_EXPERTS = 1L << 24;
+
+    private long numExperts;
+    private int heads = DEFAULT_HEADS;
+    private int topK = DEFAULT_TOP_K;
+    private int keySize = DEFAULT_KEY_SIZE;
+    private int candidates;
+    private FfnActivation activation = FfnActivation.GELU;
+    private QueryNorm queryNorm = QueryNorm.BATCH;
+    private Gate gate = Gate.SOFTMAX;
+    private boolean sharedKeys = true;
+    private TableUpdates tableUpdates = TableUpdates.SPARSE;
+
+    protected PeerLayer(Builder b) {
+        super(b);
+        this.numExperts = b.numExperts;
+        this.heads = b.heads;
+        this.topK = b.topK;
+        this.keySize = b.keySize;
+        this.candidates = b.candidates > 0 ? b.candidates : b.topK;
+        this.activation = b.activation;
+        this.queryNorm = b.queryNorm;
+        this.gate = b.gate;
+        this.sharedKeys = b.sharedKeys;
+        this.tableUpdates = b.tableUpdates;
+        validate();
+    }
+
+    /** For Jackson. */
+    protected PeerLayer() {
+    }
+
+    private int subKeys() {
+        return (int) Math.round(Math.sqrt((double) numExperts));
+    }
+
+    @Override
+    public void validate() {
+        validateWidths();
+        require(numExperts >= 4 && numExperts <= MAX_EXPERTS, "numExperts", numExperts,
+                "must be in [4, " + MAX_EXPERTS + "]", "use a perfect square such as 1024 or 1048576");
+        long root = Math.round(Math.sqrt((double) numExperts));
+        require(root * root == numExperts, "numExperts", numExperts, "must be a perfect square (product keys)",
+                "try " + root * root + " or " + (root + 1) * (root + 1));
+        require(heads >= 1, "heads", heads, "must be at least 1", "the paper uses " + DEFAULT_HEADS);
+        require(keySize >= 2 && keySize % 2 == 0, "keySize", keySize, "must be even and at least 2",
+                "try " + Math.max(2, keySize + (keySize & 1)) + " (the paper uses " + DEFAULT_KEY_SIZE + ")");
+        require(topK >= 1 && topK <= root, "topK", topK, "must be in [1, sqrt(numExperts) = " + root + "]",
+                "use topK(" + Math.min(DEFAULT_TOP_K, root) + ") or more experts");
+        require(candidates >= topK && candidates <= root, "candidates", candidates,
+                "must be in [topK = " + topK + ", sqrt(numExperts) = " + root + "] for an exact search",
+                "leave it unset to use topK");
+        require(activation == FfnActivation.GELU || activation == FfnActivation.RELU, "activation", activation,
+                "must be GELU or RELU (single-neuron experts)", "use FfnActivation.GELU");
+        require(queryNorm != null, "queryNorm", null, "must be set", "use QueryNorm.BATCH (the paper)");
+        require(gate != null, "gate", null, "must be set", "use Gate.SOFTMAX (the paper)");
+        require(tableUpdates != null, "tableUpdates", null, "must be set", "use TableUpdates.SPARSE");
+        require(numExperts * Math.max(nIn, nOut) < Integer.MAX_VALUE, "numExperts * width", numExperts * Math.max(nIn, nOut),
+                "must stay below 2^31 - 1 (DL4J counts a layer's parameters in int)", "use fewer experts or a smaller width");
+    }
+
+    @Override
+    public Set<String> stateParamKeys() {
+        return queryNorm == QueryNorm.BATCH ? Set.of(RUNNING_MEAN, RUNNING_VAR) : Set.of();
+    }
+
+    @Override
+    public Set<String> hostUpdatedParamKeys() {
+        return tableUpdates == TableUpdates.SPARSE ? Set.of(DOWN, UP) : Set.of();
+    }
+
+    @Override
+    public void defineParameters(SDLayerParams params) {
+        long keyRows = sharedKeys ? subKeys() : (long) heads * subKeys();
+        params.addWeightParam(W_QUERY, nIn, (long) heads * keySize);
+        params.addWeightParam(SUB_KEYS_1, keyRows, keySize / 2);
+        params.addWeightParam(SUB_KEYS_2, keyRows, keySize / 2);
+        params.addWeightParam(DOWN, numExperts, nIn);
+        params.addWeightParam(UP, numExperts, nOut);
+        if (queryNorm == QueryNorm.BATCH) {
+            params.addBiasParam(RUNNING_MEAN, 1, (long) heads * keySize);
+            params.addBiasParam(RUNNING_VAR, 1, (long) heads * keySize);
+        }
+    }
+
+    /** Initialisation of the paper's reference code: keys N(0, 1/sqrt(dKey/2)), u N(0, 1/sqrt(d)), v N(0, 1/sqrt(h k)). */
+    @Override
+    public void initializeParameters(Map<String, INDArray> params) {
+        INDArray wq = params.get(W_QUERY);
+        WeightInitUtil.initWeights(wq.size(0), wq.size(1), wq.shape(), weightInit, null, 'c', wq);
+        params.get(SUB_KEYS_1).assign(Nd4j.randn(params.get(SUB_KEYS_1).dataType(), params.get(SUB_KEYS_1).shape())
+                .muli(1 / Math.sqrt(keySize / 2.0)));
+        params.get(SUB_KEYS_2).assign(Nd4j.randn(params.get(SUB_KEYS_2).dataType(), params.get(SUB_KEYS_2).shape())
+                .muli(1 / Math.sqrt(keySize / 2.0)));
+        fillNormal(params.get(DOWN), 1 / Math.sqrt(nIn));
+        fillNormal(params.get(UP), 1 / Math.sqrt((double) heads * topK));
+        if (queryNorm == QueryNorm.BATCH) {
+            params.get(RUNNING_MEAN).assign(0);
+            params.get(RUNNING_VAR).assign(1);
+        }
+    }
+
+    /** Row by row, so a table of a billion entries never needs a second full-size temporary. */
+    private static void fillNormal(INDArray table, double std) {
+        long rowsPerBlock = Math.max(1, (1 << 22) / table.size(1));
+        for (long r = 0; r < table.size(0); r += rowsPerBlock) {
+            long end = Math.min(table.size(0), r + rowsPerBlock);
+            INDArray block = table.get(org.nd4j.linalg.indexing.NDArrayIndex.interval(r, end),
+                    org.nd4j.linalg.indexing.NDArrayIndex.all());
+            block.assign(Nd4j.randn(table.dataType(), block.shape()).muli(std));
+        }
+    }
+
+    @Override
+    public SDVariable defineTokens(LayerGraph g) {
+        SameDiff sd = g.sd();
+        int root = subKeys();
+        int half = keySize / 2;
+        int hk = heads * topK;
+        SDVariable x = g.input();                                                       // [n, d]
+        SDVariable q = normalise(g, x.mmul(g.param(W_QUERY)));                          // [n, h*dKey]
+        SDVariable rows = sd.reshape(q, -1, keySize);                                   // [n*h, dKey], row t*h + head
+        SDVariable q1 = rows.get(SDIndex.all(), SDIndex.interval(0, half));             // [n*h, dKey/2]
+        SDVariable q2 = rows.get(SDIndex.all(), SDIndex.interval(half, keySize));
+        SDVariable s1 = halfScores(sd, q1, g.param(SUB_KEYS_1));                       // [n*h, sqrt N]
+        SDVariable s2 = halfScores(sd, q2, g.param(SUB_KEYS_2));
+
+        // Host: exact product-key search on the half scores, then each half's key rows of the retrieved experts.
+        SDVariable[] halfScores = {s1, s2};
+        g.hostInput(STAT_EXPERTS, DataType.INT32, new long[] {-1, topK}, ctx -> search(ctx.eval(halfScores), root),
+                null, true);                                                            // [n*h, k], expert ids
+        SDVariable half1 = g.hostInput(HOST_HALF_1, DataType.INT32, new long[] {-1, topK},
+                ctx -> keyRows(ctx.hostValue(STAT_EXPERTS), true), null, false);
+        SDVariable half2 = g.hostInput(HOST_HALF_2, DataType.INT32, new long[] {-1, topK},
+                ctx -> keyRows(ctx.hostValue(STAT_EXPERTS), false), null, false);
+
+        // Differentiable scores of the selected keys: q1 . C1[i] + q2 . C2[j].
+        SDVariable score = sd.expandDims(q1, 1).mul(RowLookup.lookup(sd, g.param(SUB_KEYS_1), half1)).sum(2)
+                .add(sd.expandDims(q2, 1).mul(RowLookup.lookup(sd, g.param(SUB_KEYS_2), half2)).sum(2));   // [n*h, k]
+        SDVariable gates = gate == Gate.SOFTMAX ? sd.nn.softmax(score, 1) : sd.nn.sigmoid(score);
+        g.addStatistic(STAT_GATES, gates);
+
+        SparseRowUpdater downUpdater = new SparseRowUpdater();
+        SparseRowUpdater upUpdater = new SparseRowUpdater();
+        SDVariable down = g.hostInput(HOST_DOWN_ROWS, x.dataType(), new long[] {-1, nIn},
+                ctx -> Nd4j.pullRows(ctx.param(DOWN), 1, ctx.hostValue(STAT_EXPERTS).reshape(-1).toIntVector()),
+                (ctx, grad) -> tableGradient(ctx, DOWN, grad, downUpdater), false);      // [n*h*k, d]
+        SDVariable up = g.hostInput(HOST_UP_ROWS, x.dataType(), new long[] {-1, nOut},
+                ctx -> Nd4j.pullRows(ctx.param(UP), 1, ctx.hostValue(STAT_EXPERTS).reshape(-1).toIntVector()),
+                (ctx, grad) -> tableGradient(ctx, UP, grad, upUpdater), false);          // [n*h*k, nOut]
+
+        SDVariable u = sd.reshape(down, -1, hk, nIn);                                   // [n, h*k, d]
+        SDVariable pre = u.mmul(sd.expandDims(x, 2));                                   // [n, h*k, 1]
+        SDVariable act = activation.apply(sd, pre, null);
+        SDVariable weighted = act.mul(sd.reshape(gates, -1, hk, 1));                    // [n, h*k, 1]
+        SDVariable v = sd.reshape(up, -1, hk, nOut);                                    // [n, h*k, nOut]
+        SDVariable out = sd.permute(weighted, 0, 2, 1).mmul(v);                         // [n, 1, nOut]
+        return sd.reshape(out, -1, nOut);
+    }
+
+    /** Product-key search per query row: expert ids {@code [n*h, k]}, best first. */
+    private INDArray search(INDArray[] halfScores, int root) {
+        int queries = (int) halfScores[0].size(0);
+        int[] ids = ProductKeySearch.search(halfScores[0].data().asDouble(), halfScores[1].data().asDouble(), queries,
+                root, candidates, topK);
+        return Nd4j.createFromArray(ids).reshape(queries, topK);
+    }
+
+    /** Row of each retrieved expert's key in the first (i = id / sqrt N) or second (j = id % sqrt N) key table. */
+    private INDArray keyRows(INDArray experts, boolean first) {
+        int root = subKeys();
+        int[] ids = experts.reshape(-1).toIntVector();
+        int[] rows = new int[ids.length];
+        for (int p = 0; p < ids.length; p++) {
+            int key = first ? ids[p] / root : ids[p] % root;
+            int head = (p / topK) % heads;                                           // query row = token * h + head
+            rows[p] = sharedKeys ? key : head * root + key;
+        }
+        return Nd4j.createFromArray(rows).reshape(experts.shape());
+    }
+
+    /** Applies (sparse) or reports (dense) the gradient of the retrieved rows of table {@code key}. */
+    private void tableGradient(HostContext ctx, String key, INDArray rowGrads, SparseRowUpdater sparse) {
+        int[] ids = ctx.hostValue(STAT_EXPERTS).reshape(-1).toIntVector();
+        if (tableUpdates == TableUpdates.SPARSE) {
+            sparse.apply(ctx.param(key), ids, rowGrads, ctx.configuredUpdater(key), ctx.iteration(), ctx.epoch(),
+                    ctx.minibatch());
+        } else {
+            INDArray dense = Nd4j.exec(DynamicCustomOp.builder("unsorted_segment_sum")
+                    .addInputs(rowGrads, Nd4j.createFromArray(ids)).addIntegerArguments((int) numExperts).build())[0];
+            ctx.gradient(key).assign(dense);
+        }
+    }
+
+    private SDVariable normalise(LayerGraph g, SDVariable q) {
+        SameDiff sd = g.sd();
+        long width = (long) heads * keySize;
+        switch (queryNorm) {
+            case NONE:
+                return q;
+            case LAYER: {
+                SDVariable perHead = sd.reshape(q, -1, keySize);                          // [n*h, dKey]
+                SDVariable centred = perHead.sub(perHead.mean(true, 1));
+                SDVariable var = centred.mul(centred).mean(true, 1);
+                return sd.reshape(centred.div(sd.math.sqrt(var.add(NORM_EPSILON))), -1, width);
+            }
+            case BATCH: {
+                SDVariable batchMean = SdOps.meanRows(sd, q, width).reshape(1, width);
+                SDVariable centredBatch = q.sub(batchMean);
+                SDVariable batchVar = SdOps.meanRows(sd, centredBatch.mul(centredBatch), width).reshape(1, width);
+                SDVariable mean = SdOps.select(g.training(), batchMean, g.state(RUNNING_MEAN));
+                SDVariable var = SdOps.select(g.training(), batchVar, g.state(RUNNING_VAR));
+                g.updateState(RUNNING_MEAN, g.state(RUNNING_MEAN).mul(BATCH_NORM_DECAY)
+                        .add(SdOps.stopGradient(sd, batchMean).mul(1 - BATCH_NORM_DECAY)));
+                g.updateState(RUNNING_VAR, g.state(RUNNING_VAR).mul(BATCH_NORM_DECAY)
+                        .add(SdOps.stopGradient(sd, batchVar).mul(1 - BATCH_NORM_DECAY)));
+                return q.sub(mean).div(sd.math.sqrt(var.add(NORM_EPSILON)));
+            }
+            default:
+                throw new IllegalStateException("Unhandled " + queryNorm);
+        }
+    }
+
+    /** Scores of every query row against every sub-key of its half: {@code [n*h, sqrt N]}. */
+    private SDVariable halfScores(SameDiff sd, SDVariable queries, SDVariable keys) {
+        int root = subKeys();
+        if (sharedKeys) {
+            return queries.mmul(keys.permute(1, 0));
+        }
+        SDVariable perHead = sd.permute(sd.reshape(queries, -1, heads, keySize / 2), 1, 0, 2);   // [h, n, dKey/2]
+        SDVariable headKeys = sd.permute(sd.reshape(keys, heads, root, keySize / 2), 0, 2, 1);  // [h, dKey/2, sqrtN]
+        return sd.reshape(sd.permute(perHead.mmul(headKeys), 1, 0, 2), -1, root);             // [n*h, sqrtN]
+    }
+
+    public long getNumExperts() {
+        return numExperts;
+    }
+
+    public void setNumExperts(long numExperts) {
+        this.numExperts = numExperts;
+    }
+
+    public int getHeads() {
+        return heads;
+    }
+
+    public void setHeads(int heads) {
+        this.heads = heads;
+    }
+
+    public int getTopK() {
+        return topK;
+    }
+
+    public void setTopK(int topK) {
+        this.topK = topK;
+    }
+
+    public int getKeySize() {
+        return keySize;
+    }
+
+    public void setKeySize(int keySize) {
+        this.keySize = keySize;
+    }
+
+    public int getCandidates() {
+        return candidates;
+    }
+
+    public void setCandidates(int candidates) {
+        this.candidates = candidates;
+    }
+
+    public FfnActivation getActivation() {
+        return activation;
+    }
+
+    public void setActivation(FfnActivation activation) {
+        this.activation = activation;
+    }
+
+    public QueryNorm getQueryNorm() {
+        return queryNorm;
+    }
+
+    public void setQueryNorm(QueryNorm queryNorm) {
+        this.queryNorm = queryNorm;
+    }
+
+    public Gate getGate() {
+        return gate;
+    }
+
+    public void setGate(Gate gate) {
+        this.gate = gate;
+    }
+
+    public boolean isSharedKeys() {
+        return sharedKeys;
+    }
+
+    public void setSharedKeys(boolean sharedKeys) {
+        this.sharedKeys = sharedKeys;
+    }
+
+    public TableUpdates getTableUpdates() {
+        return tableUpdates;
+    }
+
+    public void setTableUpdates(TableUpdates tableUpdates) {
+        this.tableUpdates = tableUpdates;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (!super.equals(o)) {
+            return false;
+        }
+        PeerLayer that = (PeerLayer) o;
+        return numExperts == that.numExperts && heads == that.heads && topK == that.topK && keySize == that.keySize && candidates == that.candidates && activation == that.activation && queryNorm == that.queryNorm && gate == that.gate && sharedKeys == that.sharedKeys && tableUpdates == that.tableUpdates;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(super.hashCode(), numExperts, heads, topK, keySize, candidates, activation, queryNorm, gate, sharedKeys, tableUpdates);
+    }
+
+    /** Builder; nOut defaults to nIn. */
+    @SuppressWarnings("unchecked") // DL4J declares Layer.Builder#build() as <E extends Layer> E build()
+    public static class Builder extends BaseMoeLayer.Builder<Builder> {
+        private long numExperts;
+        private int heads = DEFAULT_HEADS;
+        private int topK = DEFAULT_TOP_K;
+        private int keySize = DEFAULT_KEY_SIZE;
+        private int candidates;
+        private FfnActivation activation = FfnActivation.GELU;
+        private QueryNorm queryNorm = QueryNorm.BATCH;
+        private Gate gate = Gate.SOFTMAX;
+        private boolean sharedKeys = true;
+        private TableUpdates tableUpdates = TableUpdates.SPARSE;
+
+        /** Number of single-neuron experts N, a perfect square (the paper: 1024^2). */
+        public Builder numExperts(long numExperts) {
+            this.numExperts = numExperts;
+            return this;
+        }
+
+        /** Retrieval heads h; default 8. */
+        public Builder heads(int heads) {
+            this.heads = heads;
+            return this;
+        }
+
+        /** Experts retrieved per head k; default 16. */
+        public Builder topK(int topK) {
+            this.topK = topK;
+            return this;
+        }
+
+        /** Query and key size dKey, even; default 128. */
+        public Builder keySize(int keySize) {
+            this.keySize = keySize;
+            return this;
+        }
+
+        /** Sub-keys kept per half before combining (at least topK for an exact search); default topK. */
+        public Builder candidates(int candidates) {
+            this.candidates = candidates;
+            return this;
+        }
+
+        /** Expert activation, GELU (default) or RELU. */
+        public Builder activation(FfnActivation activation) {
+            this.activation = activation;
+            return this;
+        }
+
+        /** Query normalisation; default BATCH (the paper). */
+        public Builder queryNorm(QueryNorm queryNorm) {
+            this.queryNorm = queryNorm;
+            return this;
+        }
+
+        /** Gate over each head's k experts; default SOFTMAX (the paper). */
+        public Builder gate(Gate gate) {
+            this.gate = gate;
+            return this;
+        }
+
+        /** Whether all heads share the product keys (the paper) or each head has its own; default true. */
+        public Builder sharedKeys(boolean sharedKeys) {
+            this.sharedKeys = sharedKeys;
+            return this;
+        }
+
+        /** How the expert tables are updated; default SPARSE. */
+        public Builder tableUpdates(TableUpdates tableUpdates) {
+            this.tableUpdates = tableUpdates;
+            return this;
+        }
+
+        @Override
+        public PeerLayer build() {
+            return new PeerLayer(this);
+        }
+    }
+}
