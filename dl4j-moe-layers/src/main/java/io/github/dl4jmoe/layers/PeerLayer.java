@@ -126,7 +126,7 @@ public class PeerLayer extends BaseMoeLayer {
         validateWidths();
         require(numExperts >= 4 && numExperts <= MAX_EXPERTS, "numExperts", numExperts,
                 "must be in [4, " + MAX_EXPERTS + "]", "use a perfect square such as 1024 or 1048576");
-        long root = Math.round(Math.sqrt((double) numExperts));
+        long root = (long) Math.floor(Math.sqrt((double) numExperts));
         require(root * root == numExperts, "numExperts", numExperts, "must be a perfect square (product keys)",
                 "try " + root * root + " or " + (root + 1) * (root + 1));
         require(heads >= 1, "heads", heads, "must be at least 1", "the paper uses " + DEFAULT_HEADS);

@@ -181,4 +181,113 @@ class PeerLayerTest {
         assertEquals(0.0, p.get(PeerLayer.RUNNING_MEAN).sub(mean.mul(1 - PeerLayer.BATCH_NORM_DECAY))
                 .amaxNumber().doubleValue(), 1e-10, "running mean after one step");
     }
+
+    // ---------------------------------------------------------------------------------------------------------------
+
+    private static PeerLayer.Builder small() {
+        return peer(16, 2, 2, 4).tableUpdates(TableUpdates.DENSE);
+    }
+
+    @Test
+    void gradientCheckEveryParameter2d() {
+        for (QueryNorm norm : QueryNorm.values()) {
+            MultiLayerNetwork net = network(small().queryNorm(norm).build());
+            assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, 5, D), Nd4j.randn(DataType.DOUBLE, 5, N_OUT)),
+                    norm.name());
+        }
+    }
+
+    @Test
+    void gradientCheckPerHeadKeysSigmoidGate() {
+        MultiLayerNetwork net = network(small().sharedKeys(false).gate(PeerLayer.Gate.SIGMOID).build());
+        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, 5, D), Nd4j.randn(DataType.DOUBLE, 5, N_OUT)));
+    }
+
+    @Test
+    void gradientCheck3dWithMask() {
+        MultiLayerNetwork net = network(small().build(), true, GradientChecks.doubleNetwork(21));
+        INDArray mask = Nd4j.ones(DataType.DOUBLE, 3, 4);
+        mask.getRow(1).assign(0);
+        mask.putScalar(2, 3, 0);
+        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, 3, D, 4), Nd4j.randn(DataType.DOUBLE, 3, N_OUT, 4),
+                mask, mask));
+    }
+
+    @Test
+    void gradientsReachQueriesBothKeySetsAndOnlyRetrievedTableRows() {
+        MultiLayerNetwork net = network(small().queryNorm(QueryNorm.NONE).build());
+        INDArray x = Nd4j.randn(DataType.DOUBLE, 3, D);
+        var grads = net.calculateGradients(x, Nd4j.randn(DataType.DOUBLE, 3, N_OUT), null, null).getFirst();
+        for (String key : new String[] {PeerLayer.W_QUERY, PeerLayer.SUB_KEYS_1, PeerLayer.SUB_KEYS_2}) {
+            assertTrue(grads.getGradientFor("0_" + key).norm2Number().doubleValue() > 0, key);
+        }
+        INDArray retrieved = ((MoeLayerRuntime) net.getLayer(0)).statistics().get(PeerLayer.STAT_EXPERTS);
+        java.util.Set<Integer> used = new java.util.HashSet<>();
+        for (int id : retrieved.reshape(-1).toIntVector()) {
+            used.add(id);
+        }
+        INDArray downGrad = grads.getGradientFor("0_" + PeerLayer.DOWN);
+        for (int e = 0; e < 16; e++) {
+            boolean nonZero = downGrad.getRow(e).norm2Number().doubleValue() > 0;
+            assertEquals(used.contains(e), nonZero, "expert " + e + " gradient iff retrieved");
+        }
+    }
+
+    @Test
+    void sparseTableUpdatesEqualDenseAdamOnTheFirstStep() {
+        NeuralNetConfiguration.Builder adam = GradientChecks.doubleNetwork(4).updater(new Adam(0.01));
+        MultiLayerNetwork sparse = network(peer(64, 2, 3, 4).tableUpdates(TableUpdates.SPARSE).build(), false, adam);
+        MultiLayerNetwork dense = network(peer(64, 2, 3, 4).tableUpdates(TableUpdates.DENSE).build(), false,
+                GradientChecks.doubleNetwork(4).updater(new Adam(0.01)));
+        dense.setParams(sparse.params());
+        DataSet ds = new DataSet(Nd4j.randn(DataType.DOUBLE, 7, D), Nd4j.randn(DataType.DOUBLE, 7, N_OUT));
+        INDArray before = sparse.getLayer(0).getParam(PeerLayer.DOWN).dup();
+        sparse.fit(ds);
+        dense.fit(ds);
+        for (String key : sparse.getLayer(0).paramTable().keySet()) {
+            INDArray a = sparse.getLayer(0).getParam(key);
+            INDArray b = dense.getLayer(0).getParam(key);
+            assertEquals(0.0, a.sub(b).amaxNumber().doubleValue(), 1e-12, key);
+        }
+        assertTrue(sparse.getLayer(0).getParam(PeerLayer.DOWN).sub(before).amaxNumber().doubleValue() > 0,
+                "the sparse update moved the table");
+    }
+
+    @Test
+    void jsonAndModelSerializerRoundTrips(@TempDir Path dir) throws Exception {
+        MultiLayerNetwork net = network(peer(64, 2, 3, 4).candidates(5).sharedKeys(false).gate(PeerLayer.Gate.SIGMOID)
+                .activation(FfnActivation.RELU).build(), true, GradientChecks.doubleNetwork(3));
+        MultiLayerConfiguration conf = net.getLayerWiseConfigurations();
+        MultiLayerConfiguration back = MultiLayerConfiguration.fromJson(conf.toJson());
+        assertEquals(conf.getConf(0).getLayer(), back.getConf(0).getLayer());
+        assertEquals(conf, back);
+        net.fit(new DataSet(Nd4j.randn(DataType.DOUBLE, 4, D, 5), Nd4j.randn(DataType.DOUBLE, 4, N_OUT, 5)));
+        File file = dir.resolve("peer.zip").toFile();
+        ModelSerializer.writeModel(net, file, true);
+        MultiLayerNetwork restored = ModelSerializer.restoreMultiLayerNetwork(file, true);
+        INDArray x = Nd4j.randn(DataType.DOUBLE, 4, D, 5);
+        assertEquals(net.params(), restored.params());
+        assertEquals(net.output(x), restored.output(x));
+    }
+
+    @Test
+    void invalidConfigsNameTheValueAndTheFix() {
+        assertMessage(() -> peer(1000, 8, 16, 128).name("ffn3").nIn(D).build(), "PeerLayer(name=ffn3)", "numExperts",
+                "perfect square", "got 1000", "try 961 or 1024");
+        assertMessage(() -> peer(1024, 8, 16, 127).nIn(D).build(), "keySize", "even", "got 127", "try 128");
+        assertMessage(() -> peer(1024, 8, 33, 128).nIn(D).build(), "topK", "sqrt(numExperts) = 32", "got 33");
+        assertMessage(() -> peer(1024, 0, 16, 128).nIn(D).build(), "heads", "at least 1", "got 0");
+        assertMessage(() -> peer(1024, 8, 16, 128).candidates(8).nIn(D).build(), "candidates", "got 8");
+        assertMessage(() -> peer(1024, 8, 16, 128).activation(FfnActivation.SWIGLU).nIn(D).build(), "activation", "GELU");
+        assertMessage(() -> peer(2, 1, 1, 2).nIn(D).build(), "numExperts", "got 2");
+        assertMessage(() -> peer(1L << 26, 8, 16, 128).nIn(D).build(), "numExperts", "got 67108864");
+        assertMessage(() -> peer(4096 * 4096L, 8, 16, 128).nIn(256).build(), "numExperts");
+    }
+
+    private static void assertMessage(org.junit.jupiter.api.function.Executable action, String... parts) {
+        DL4JInvalidConfigException e = assertThrows(DL4JInvalidConfigException.class, action);
+        for (String part : parts) {
+            assertTrue(e.getMessage().contains(part), "message should contain '" + part + "': " + e.getMessage());
+        }
+    }
 }
