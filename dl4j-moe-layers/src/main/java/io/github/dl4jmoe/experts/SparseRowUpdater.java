@@ -38,9 +38,7 @@ public final class SparseRowUpdater {
         }
         Unique unique = Unique.of(rows);
         INDArray index = Nd4j.createFromArray(unique.rows);
-        INDArray grads = Nd4j.exec(DynamicCustomOp.builder("unsorted_segment_sum")
-                .addInputs(rowGrads, Nd4j.createFromArray(unique.segmentOfEach))
-                .addIntegerArguments(unique.rows.length).build())[0].divi(minibatch);          // [U, width]
+        INDArray grads = RowSums.sum(rowGrads, unique.segmentOfEach, unique.rows.length).divi(minibatch);  // [U, width]
         INDArray current = Nd4j.pullRows(table, 1, unique.rows);
         INDArray updated;
         if (updater instanceof Sgd sgd) {

@@ -5,8 +5,8 @@ import java.util.Objects;
 import java.util.Set;
 
 import io.github.dl4jmoe.experts.ProductKeySearch;
+import io.github.dl4jmoe.experts.RowSums;
 import io.github.dl4jmoe.experts.SparseRowUpdater;
-import io.github.dl4jmoe.ops.RowLookup;
 import io.github.dl4jmoe.ops.SdOps;
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import io.github.dl4jmoe.runtime.HostContext;
@@ -18,7 +18,6 @@ import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -51,8 +50,8 @@ public class PeerLayer extends BaseMoeLayer {
     /** Statistic: gate of each retrieved expert, {@code [n*h, k]}. */
     public static final String STAT_GATES = "gates";
 
-    private static final String HOST_HALF_1 = "half1";
-    private static final String HOST_HALF_2 = "half2";
+    private static final String HOST_KEYS_1 = "keys1";
+    private static final String HOST_KEYS_2 = "keys2";
     private static final String HOST_DOWN_ROWS = "downRows";
     private static final String HOST_UP_ROWS = "upRows";
 
@@ -216,31 +215,25 @@ public class PeerLayer extends BaseMoeLayer {
         SDVariable[] halfScores = {s1, s2};
         g.hostInput(STAT_EXPERTS, DataType.INT32, new long[] {-1, topK}, ctx -> search(ctx.eval(halfScores), root),
                 null, true);                                                            // [n*h, k], expert ids
-        SDVariable half1 = g.hostInput(HOST_HALF_1, DataType.INT32, new long[] {-1, topK},
-                ctx -> keyRows(ctx.hostValue(STAT_EXPERTS), true), null, false);
-        SDVariable half2 = g.hostInput(HOST_HALF_2, DataType.INT32, new long[] {-1, topK},
-                ctx -> keyRows(ctx.hostValue(STAT_EXPERTS), false), null, false);
+        SDVariable keys1 = gatheredRows(g, HOST_KEYS_1, SUB_KEYS_1, half, ctx -> keyRows(ctx.hostValue(STAT_EXPERTS), true));
+        SDVariable keys2 = gatheredRows(g, HOST_KEYS_2, SUB_KEYS_2, half, ctx -> keyRows(ctx.hostValue(STAT_EXPERTS), false));
 
-        // Differentiable scores of the selected keys: q1 . C1[i] + q2 . C2[j].
-        SDVariable score = sd.expandDims(q1, 1).mul(RowLookup.lookup(sd, g.param(SUB_KEYS_1), half1)).sum(2)
-                .add(sd.expandDims(q2, 1).mul(RowLookup.lookup(sd, g.param(SUB_KEYS_2), half2)).sum(2));   // [n*h, k]
+        // Differentiable scores of the selected keys: q1 . C1[i] + q2 . C2[j], as batched products.
+        SDVariable score = keys1.mmul(sd.expandDims(q1, 2)).add(keys2.mmul(sd.expandDims(q2, 2)))
+                .reshape(-1, topK);                                                        // [n*h, k]
         SDVariable gates = gate == Gate.SOFTMAX ? sd.nn.softmax(score, 1) : sd.nn.sigmoid(score);
         g.addStatistic(STAT_GATES, gates);
 
         SparseRowUpdater downUpdater = new SparseRowUpdater();
         SparseRowUpdater upUpdater = new SparseRowUpdater();
-        SDVariable down = g.hostInput(HOST_DOWN_ROWS, x.dataType(), new long[] {-1, nIn},
-                ctx -> Nd4j.pullRows(ctx.param(DOWN), 1, ctx.hostValue(STAT_EXPERTS).reshape(-1).toIntVector()),
-                (ctx, grad) -> tableGradient(ctx, DOWN, grad, downUpdater), false);      // [n*h*k, d]
-        SDVariable up = g.hostInput(HOST_UP_ROWS, x.dataType(), new long[] {-1, nOut},
-                ctx -> Nd4j.pullRows(ctx.param(UP), 1, ctx.hostValue(STAT_EXPERTS).reshape(-1).toIntVector()),
-                (ctx, grad) -> tableGradient(ctx, UP, grad, upUpdater), false);          // [n*h*k, nOut]
+        SDVariable u = g.hostInput(HOST_DOWN_ROWS, x.dataType(), new long[] {-1, hk, nIn},
+                ctx -> expertRows(ctx, DOWN), (ctx, grad) -> tableGradient(ctx, DOWN, grad, downUpdater), false);
+        SDVariable v = g.hostInput(HOST_UP_ROWS, x.dataType(), new long[] {-1, hk, nOut},
+                ctx -> expertRows(ctx, UP), (ctx, grad) -> tableGradient(ctx, UP, grad, upUpdater), false);
 
-        SDVariable u = sd.reshape(down, -1, hk, nIn);                                   // [n, h*k, d]
         SDVariable pre = u.mmul(sd.expandDims(x, 2));                                   // [n, h*k, 1]
         SDVariable act = activation.apply(sd, pre, null);
         SDVariable weighted = act.mul(sd.reshape(gates, -1, hk, 1));                    // [n, h*k, 1]
-        SDVariable v = sd.reshape(up, -1, hk, nOut);                                    // [n, h*k, nOut]
         SDVariable out = sd.permute(weighted, 0, 2, 1).mmul(v);                         // [n, 1, nOut]
         return sd.reshape(out, -1, nOut);
     }
@@ -248,13 +241,22 @@ public class PeerLayer extends BaseMoeLayer {
     /** Product-key search per query row: expert ids {@code [n*h, k]}, best first. */
     private INDArray search(INDArray[] halfScores, int root) {
         int queries = (int) halfScores[0].size(0);
-        int[] ids = ProductKeySearch.search(halfScores[0].data().asDouble(), halfScores[1].data().asDouble(), queries,
-                root, candidates, topK);
+        int[] ids = ProductKeySearch.search(asDoubles(halfScores[0]), asDoubles(halfScores[1]), queries, root,
+                candidates, topK);
         return Nd4j.createFromArray(ids).reshape(queries, topK);
     }
 
+    /** Bulk copy (INDArray.data().asDouble() reads element by element through an indexer). */
+    private static double[] asDoubles(INDArray a) {
+        double[] out = new double[(int) a.length()];
+        INDArray doubles = a.castTo(DataType.DOUBLE).dup('c');
+        doubles.data().asNioDouble().get(out);
+        java.lang.ref.Reference.reachabilityFence(doubles);   // the NIO view does not keep the array alive
+        return out;
+    }
+
     /** Row of each retrieved expert's key in the first (i = id / sqrt N) or second (j = id % sqrt N) key table. */
-    private INDArray keyRows(INDArray experts, boolean first) {
+    private int[] keyRows(INDArray experts, boolean first) {
         int root = subKeys();
         int[] ids = experts.reshape(-1).toIntVector();
         int[] rows = new int[ids.length];
@@ -263,20 +265,43 @@ public class PeerLayer extends BaseMoeLayer {
             int head = (p / topK) % heads;                                           // query row = token * h + head
             rows[p] = sharedKeys ? key : head * root + key;
         }
-        return Nd4j.createFromArray(rows).reshape(experts.shape());
+        return rows;
+    }
+
+    /** The retrieved experts' rows of table {@code key}, {@code [n, h*k, width]}. */
+    private INDArray expertRows(HostContext ctx, String key) {
+        INDArray table = ctx.param(key);
+        return Nd4j.pullRows(table, 1, ctx.hostValue(STAT_EXPERTS).reshape(-1).toIntVector())
+                .reshape(-1, (long) heads * topK, table.size(1));
     }
 
     /** Applies (sparse) or reports (dense) the gradient of the retrieved rows of table {@code key}. */
     private void tableGradient(HostContext ctx, String key, INDArray rowGrads, SparseRowUpdater sparse) {
         int[] ids = ctx.hostValue(STAT_EXPERTS).reshape(-1).toIntVector();
+        INDArray grads = rowGrads.reshape(ids.length, rowGrads.size(2));
         if (tableUpdates == TableUpdates.SPARSE) {
-            sparse.apply(ctx.param(key), ids, rowGrads, ctx.configuredUpdater(key), ctx.iteration(), ctx.epoch(),
+            sparse.apply(ctx.param(key), ids, grads, ctx.configuredUpdater(key), ctx.iteration(), ctx.epoch(),
                     ctx.minibatch());
         } else {
-            INDArray dense = Nd4j.exec(DynamicCustomOp.builder("unsorted_segment_sum")
-                    .addInputs(rowGrads, Nd4j.createFromArray(ids)).addIntegerArguments((int) numExperts).build())[0];
-            ctx.gradient(key).assign(dense);
+            ctx.gradient(key).assign(RowSums.sum(grads, ids, (int) numExperts));
         }
+    }
+
+    /**
+     * A host input holding rows of a small, densely updated table (the sub-keys), {@code [n*h, k, width]}; its
+     * gradient is summed back into the table's gradient.
+     */
+    private static SDVariable gatheredRows(LayerGraph g, String name, String tableKey, int width,
+                                           java.util.function.Function<HostContext, int[]> rowsOf) {
+        return g.hostInput(name, g.input().dataType(), new long[] {-1, -1, width},
+                ctx -> {
+                    int[] rows = rowsOf.apply(ctx);
+                    INDArray experts = ctx.hostValue(STAT_EXPERTS);
+                    return Nd4j.pullRows(ctx.param(tableKey), 1, rows).reshape(experts.size(0), experts.size(1), width);
+                },
+                (ctx, grad) -> ctx.gradient(tableKey).assign(RowSums.sum(grad.reshape(-1, width), rowsOf.apply(ctx),
+                        (int) ctx.param(tableKey).size(0))),
+                false);
     }
 
     private SDVariable normalise(LayerGraph g, SDVariable q) {

@@ -59,6 +59,8 @@ public class MoeLayerRuntime extends SameDiffLayer {
     private static final String SAMEDIFF_CHATTER = "Added differentiated op ";
 
     private LayerGraph graph;
+    /** Host inputs of the latest training forward pass, reused by the backward pass that follows it. */
+    private HostCache hostCache;
     private double lastAuxScore;
     private Map<String, INDArray> lastStatistics = Collections.emptyMap();
 
@@ -196,8 +198,18 @@ public class MoeLayerRuntime extends SameDiffLayer {
         ph.put(INPUT_KEY, rows.tokens().castTo(dataType));
         ph.put(TRAINING_KEY, Nd4j.scalar(dataType, training ? 1.0 : 0.0));
         if (!graph.hostInputs().isEmpty()) {
-            Host host = new Host(ph, training, rows.minibatch());
-            graph.hostInputs().forEach((name, h) -> ph.put(name, h.computation().compute(host)));
+            if (epsilonTokens != null && hostCache != null && hostCache.matches(input, getIterationCount())) {
+                ph.putAll(hostCache.values());      // backprop right after the training forward pass of this input
+            } else {
+                Host host = new Host(ph, training, rows.minibatch());
+                Map<String, INDArray> values = new LinkedHashMap<>();
+                graph.hostInputs().forEach((name, h) -> {
+                    INDArray value = h.computation().compute(host);
+                    values.put(name, value);
+                    ph.put(name, value);
+                });
+                hostCache = training && epsilonTokens == null ? new HostCache(input, getIterationCount(), values) : null;
+            }
         }
         if (epsilonTokens != null) {
             ph.put(EPSILON_KEY, epsilonTokens.castTo(dataType));
@@ -261,6 +273,16 @@ public class MoeLayerRuntime extends SameDiffLayer {
             }
         });
         lastStatistics = Collections.unmodifiableMap(stats);
+    }
+
+    /**
+     * Host values are a function of the input and the parameters; within one training step (same input array, same
+     * iteration) the backward pass can reuse those of the forward pass instead of searching and gathering again.
+     */
+    private record HostCache(INDArray input, int iteration, Map<String, INDArray> values) {
+        boolean matches(INDArray currentInput, int currentIteration) {
+            return input == currentInput && iteration == currentIteration;
+        }
     }
 
     /** The {@link HostContext} of one pass: reads the placeholders computed so far. */
