@@ -46,15 +46,15 @@ public final class PeerBench implements Callable<Integer> {
     @Option(names = "--updater", defaultValue = "sgd", description = "sgd (as the reference) or adam (default: ${DEFAULT-VALUE})")
     String updater;
 
-    /** Throughput of one run. */
-    public record Result(double tokensPerSecond, double millisPerStep, long experts) {
+    /** Throughput of one run, and the time of one inference pass ({@code output}) after training. */
+    public record Result(double tokensPerSecond, double millisPerStep, long experts, double inferenceMillis) {
     }
 
     @Override
     public Integer call() {
         Result r = run();
-        System.out.printf("peer-train tokens/s=%.0f experts=%d step_ms=%.1f%n", r.tokensPerSecond(), r.experts(),
-                r.millisPerStep());
+        System.out.printf("peer-train tokens/s=%.0f experts=%d step_ms=%.1f infer_ms=%.1f%n", r.tokensPerSecond(),
+                r.experts(), r.millisPerStep(), r.inferenceMillis());
         return 0;
     }
 
@@ -83,6 +83,9 @@ public final class PeerBench implements Callable<Integer> {
             net.fit(batch);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        return new Result(tokens * (double) steps / seconds, 1000 * seconds / steps, experts);
+        long inferStart = System.nanoTime();
+        net.output(batch.getFeatures());
+        double inferMillis = (System.nanoTime() - inferStart) / 1e6;
+        return new Result(tokens * (double) steps / seconds, 1000 * seconds / steps, experts, inferMillis);
     }
 }

@@ -1,0 +1,98 @@
+package io.github.dl4jmoe.stats;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+import io.github.dl4jmoe.layers.PeerLayer;
+import io.github.dl4jmoe.runtime.MoeLayerRuntime;
+import org.deeplearning4j.nn.api.Layer;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Expert usage of one PEER layer in its latest pass (He 2024, Table 2): the fraction of the N experts retrieved at
+ * least once, the unevenness {@code KL(z || uniform) = log N + sum_i z_i log z_i} of the retrieval distribution z,
+ * and the fraction each head used.
+ *
+ * @param numExperts     N
+ * @param retrievals     (token, head, slot) retrievals counted
+ * @param usedFraction   distinct experts retrieved / N
+ * @param unevenness     KL of the retrieval counts to uniform, in nats
+ * @param perHeadUsage   distinct experts retrieved by each head / N
+ */
+public record ExpertUsage(long numExperts, long retrievals, double usedFraction, double unevenness,
+                          double[] perHeadUsage) {
+
+    /** Usage of a layer's latest pass, if it is a PEER layer that has run. */
+    public static Optional<ExpertUsage> of(Layer layer) {
+        if (!(layer instanceof MoeLayerRuntime runtime)
+                || !(layer.conf().getLayer() instanceof PeerLayer conf)) {
+            return Optional.empty();
+        }
+        INDArray experts = runtime.statistics().get(PeerLayer.STAT_EXPERTS);
+        return experts == null ? Optional.empty() : Optional.of(of(experts.toIntMatrix(), conf.getNumExperts(), conf.getHeads()));
+    }
+
+    /** Usage of every PEER layer of a network that has run, keyed by layer name. */
+    public static Map<String, ExpertUsage> of(Model model) {
+        Layer[] layers = model instanceof MultiLayerNetwork net ? net.getLayers()
+                : model instanceof ComputationGraph graph ? graph.getLayers() : new Layer[0];
+        Map<String, ExpertUsage> out = new LinkedHashMap<>();
+        for (Layer layer : layers) {
+            of(layer).ifPresent(u -> out.put(layer.conf().getLayer().getLayerName(), u));
+        }
+        return out;
+    }
+
+    /**
+     * @param experts retrieved ids {@code [tokens * heads][k]}, row {@code t * heads + head}
+     */
+    public static ExpertUsage of(int[][] experts, long numExperts, int heads) {
+        Map<Integer, Integer> counts = new java.util.HashMap<>();
+        java.util.List<java.util.Set<Integer>> perHead = new java.util.ArrayList<>();
+        for (int h = 0; h < heads; h++) {
+            perHead.add(new java.util.HashSet<>());
+        }
+        long total = 0;
+        for (int r = 0; r < experts.length; r++) {
+            for (int id : experts[r]) {
+                counts.merge(id, 1, Integer::sum);
+                perHead.get(r % heads).add(id);
+                total++;
+            }
+        }
+        double sumZLogZ = 0;
+        for (int c : counts.values()) {
+            double z = c / (double) total;
+            sumZLogZ += z * Math.log(z);
+        }
+        double[] headUsage = new double[heads];
+        for (int h = 0; h < heads; h++) {
+            headUsage[h] = perHead.get(h).size() / (double) numExperts;
+        }
+        return new ExpertUsage(numExperts, total, counts.size() / (double) numExperts,
+                Math.log(numExperts) + sumZLogZ, headUsage);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof ExpertUsage u && numExperts == u.numExperts && retrievals == u.retrievals
+                && usedFraction == u.usedFraction && unevenness == u.unevenness
+                && java.util.Arrays.equals(perHeadUsage, u.perHeadUsage);
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(numExperts, retrievals, usedFraction, unevenness) * 31
+                + java.util.Arrays.hashCode(perHeadUsage);
+    }
+
+    @Override
+    public String toString() {
+        return String.format("experts=%d retrievals=%d used=%.4f unevenness=%.4f perHead=%s", numExperts, retrievals,
+                usedFraction, unevenness, java.util.Arrays.toString(perHeadUsage));
+    }
+}

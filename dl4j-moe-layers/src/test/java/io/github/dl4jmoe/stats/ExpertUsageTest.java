@@ -1,0 +1,62 @@
+package io.github.dl4jmoe.stats;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import io.github.dl4jmoe.layers.PeerLayer;
+import io.github.dl4jmoe.testutil.GradientChecks;
+import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.conf.inputs.InputType;
+import org.deeplearning4j.nn.conf.layers.OutputLayer;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.optimize.api.BaseTrainingListener;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.activations.Activation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.lossfunctions.LossFunctions;
+
+class ExpertUsageTest {
+
+    @Test
+    void unevennessIsZeroForUniformUseAndLogNOverUsedForConcentratedUse() {
+        // 2 heads, 4 experts; rows alternate head 0, head 1
+        ExpertUsage uniform = ExpertUsage.of(new int[][] {{0, 1}, {2, 3}, {2, 3}, {0, 1}}, 4, 2);
+        assertEquals(1.0, uniform.usedFraction(), 0.0);
+        assertEquals(0.0, uniform.unevenness(), 1e-12);
+        assertArrayEquals(new double[] {1.0, 1.0}, uniform.perHeadUsage(), 0.0);
+
+        ExpertUsage concentrated = ExpertUsage.of(new int[][] {{0}, {0}, {0}, {0}}, 4, 2);
+        assertEquals(0.25, concentrated.usedFraction(), 0.0);
+        assertEquals(Math.log(4), concentrated.unevenness(), 1e-12);
+        assertArrayEquals(new double[] {0.25, 0.25}, concentrated.perHeadUsage(), 0.0);
+    }
+
+    @Test
+    void readableFromATrainingListener() {
+        GradientChecks.useDoublePrecision();
+        MultiLayerNetwork net = new MultiLayerNetwork(GradientChecks.doubleNetwork(2).list()
+                .layer(new PeerLayer.Builder().numExperts(64).heads(2).topK(3).keySize(4).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(2).activation(Activation.IDENTITY).build())
+                .setInputType(InputType.feedForward(5))
+                .build());
+        net.init();
+        List<Map<String, ExpertUsage>> seen = new ArrayList<>();
+        net.setListeners(new BaseTrainingListener() {
+            @Override
+            public void iterationDone(Model model, int iteration, int epoch) {
+                seen.add(ExpertUsage.of(model));
+            }
+        });
+        net.fit(Nd4j.randn(DataType.DOUBLE, 10, 5), Nd4j.randn(DataType.DOUBLE, 10, 2));
+        ExpertUsage usage = seen.get(0).get("layer0");
+        assertEquals(10 * 2 * 3, usage.retrievals());
+        assertTrue(usage.usedFraction() > 0 && usage.usedFraction() <= 1);
+        assertTrue(usage.unevenness() >= 0 && usage.unevenness() <= Math.log(64));
+    }
+}
