@@ -132,8 +132,8 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
 
     /**
      * Lets DL4J's stock SameDiff runtime run this layer (2D input, inference semantics, no auxiliary losses or state
-     * updates). Our runtime calls {@link #defineTokens} directly; this exists for tools that call
-     * {@code defineLayer} themselves.
+     * updates, and no host inputs, so not PEER). Our runtime calls {@link #defineTokens} directly; this exists for
+     * tools that call {@code defineLayer} themselves.
      */
     @Override
     public SDVariable defineLayer(SameDiff sd, SDVariable layerInput, Map<String, SDVariable> paramTable, SDVariable mask) {

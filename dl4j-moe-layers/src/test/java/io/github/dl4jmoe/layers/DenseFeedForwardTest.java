@@ -1,5 +1,6 @@
 package io.github.dl4jmoe.layers;
 
+import static io.github.dl4jmoe.testutil.ConfigAssertions.assertRejected;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -10,7 +11,6 @@ import java.nio.file.Path;
 import java.util.Map;
 
 import io.github.dl4jmoe.testutil.GradientChecks;
-import org.deeplearning4j.exception.DL4JInvalidConfigException;
 import org.deeplearning4j.exception.DL4JInvalidInputException;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
@@ -244,13 +244,13 @@ class DenseFeedForwardTest {
 
     @Test
     void invalidConfigsAreRejectedWithNamedFieldValueAndFix() {
-        assertMessage(() -> new DenseFeedForward.Builder().name("ffn3").nIn(8).dFf(0).build(),
+        assertRejected(() -> new DenseFeedForward.Builder().name("ffn3").nIn(8).dFf(0).build(),
                 "DenseFeedForward(name=ffn3)", "dFf", "got 0", "try dFf(4 * nIn)");
-        assertMessage(() -> new DenseFeedForward.Builder().name("ffn3").nIn(-2).dFf(8).build(),
+        assertRejected(() -> new DenseFeedForward.Builder().name("ffn3").nIn(-2).dFf(8).build(),
                 "DenseFeedForward(name=ffn3)", "nIn", "got -2", "set nIn(");
-        assertMessage(() -> new DenseFeedForward.Builder().name("ffn3").nIn(8).nOut(-1).dFf(8).build(),
+        assertRejected(() -> new DenseFeedForward.Builder().name("ffn3").nIn(8).nOut(-1).dFf(8).build(),
                 "DenseFeedForward(name=ffn3)", "nOut", "got -1", "set nOut(");
-        assertMessage(() -> new DenseFeedForward.Builder().name("ffn3").nIn(8).dFf(8).activation(null).build(),
+        assertRejected(() -> new DenseFeedForward.Builder().name("ffn3").nIn(8).dFf(8).activation(null).build(),
                 "DenseFeedForward(name=ffn3)", "activation", "got null", "SWIGLU");
     }
 
@@ -260,7 +260,7 @@ class DenseFeedForwardTest {
         String broken = conf.toJson().replace("\"dff\" : " + D_FF, "\"dff\" : -3");
         assertTrue(!broken.equals(conf.toJson()), "the test must actually corrupt the JSON: " + conf.toJson());
         MultiLayerConfiguration loaded = MultiLayerConfiguration.fromJson(broken);
-        assertMessage(() -> new MultiLayerNetwork(loaded).init(), "DenseFeedForward", "dFf", "got -3", "try dFf(");
+        assertRejected(() -> new MultiLayerNetwork(loaded).init(), "DenseFeedForward", "dFf", "got -3", "try dFf(");
     }
 
     @Test
@@ -272,10 +272,4 @@ class DenseFeedForwardTest {
                 && e.getMessage().contains("got " + (N_IN + 2)), e.getMessage());
     }
 
-    private static void assertMessage(org.junit.jupiter.api.function.Executable action, String... parts) {
-        DL4JInvalidConfigException e = assertThrows(DL4JInvalidConfigException.class, action);
-        for (String part : parts) {
-            assertTrue(e.getMessage().contains(part), "message should contain '" + part + "': " + e.getMessage());
-        }
-    }
 }
