@@ -186,7 +186,7 @@ public class PeerLayer extends BaseMoeLayer {
         }
     }
 
-    /** Row by row, so a table of a billion entries never needs a second full-size temporary. */
+    /** In blocks of about 4M entries, so a table of hundreds of millions never needs a full-size temporary. */
     private static void fillNormal(INDArray table, double std) {
         long rowsPerBlock = Math.max(1, (1 << 22) / table.size(1));
         for (long r = 0; r < table.size(0); r += rowsPerBlock) {

@@ -134,6 +134,7 @@ public class MoeLayerRuntime extends SameDiffLayer {
                 wrt.addAll(trainableKeys());
                 wrt.addAll(hostGradientNames());
                 Map<String, INDArray> ph = placeholders(rows, true, rows.toTokens(epsilon));
+                hostCache = null;                    // used at most once: do not hold the gathered rows any longer
                 OutAndGrad result = sameDiff.calculateGradientsAndOutputs(ph, outputs, wrt);
                 Map<String, INDArray> grads = result.getGradients();
                 for (Map.Entry<String, INDArray> e : gradTable.entrySet()) {
