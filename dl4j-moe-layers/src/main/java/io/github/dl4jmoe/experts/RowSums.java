@@ -2,6 +2,10 @@ package io.github.dl4jmoe.experts;
 
 import java.lang.ref.Reference;
 
+import java.nio.FloatBuffer;
+import java.util.Arrays;
+import java.util.stream.IntStream;
+
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.Shape;
@@ -30,19 +34,33 @@ public final class RowSums {
         }
         INDArray dense = denseRowMajor(rows);
         if (rows.dataType() == DataType.FLOAT) {
-            float[] in = new float[(int) rows.length()];
-            dense.data().asNioFloat().get(in);                 // one bulk copy; element reads through ND4J are slow
-            Reference.reachabilityFence(dense);                // the NIO view does not keep the array alive
-            float[] out = new float[outRows * width];
+            INDArray result = Nd4j.zeros(DataType.FLOAT, outRows, width);
+            FloatBuffer in = dense.data().asNioFloat();
+            FloatBuffer out = result.data().asNioFloat();
+            long[] order = new long[target.length];           // (target, row) pairs sorted: rows grouped by target
             for (int i = 0; i < target.length; i++) {
-                int src = i * width;
-                int dst = target[i] * width;
-                for (int j = 0; j < width; j++) {
-                    out[dst + j] += in[src + j];
-                }
+                order[i] = ((long) target[i] << 32) | i;
             }
-            INDArray result = Nd4j.createUninitialized(DataType.FLOAT, outRows, width);
-            result.data().asNioFloat().put(out);               // bulk; createFromArray writes element by element
+            Arrays.sort(order);
+            int split = groupBoundaryNear(order, order.length / 2);
+            IntStream.of(0, 1).parallel().forEach(part -> {
+                int from = part == 0 ? 0 : split;
+                int to = part == 0 ? split : order.length;
+                float[] src = new float[width];
+                float[] acc = new float[width];
+                for (int p = from; p < to; ) {
+                    int group = (int) (order[p] >>> 32);
+                    Arrays.fill(acc, 0f);
+                    for (; p < to && (int) (order[p] >>> 32) == group; p++) {
+                        in.get((int) order[p] * width, src, 0, width);   // one bulk read per row, no ND4J access
+                        for (int j = 0; j < width; j++) {
+                            acc[j] += src[j];
+                        }
+                    }
+                    out.put(group * width, acc, 0, width);
+                }
+            });
+            Reference.reachabilityFence(dense);                // the NIO views do not keep the arrays alive
             return result;
         }
         INDArray doubles = dense.castTo(DataType.DOUBLE);
@@ -60,6 +78,14 @@ public final class RowSums {
         INDArray result = Nd4j.createUninitialized(DataType.DOUBLE, outRows, width);
         result.data().asNioDouble().put(out);
         return result.castTo(rows.dataType());
+    }
+
+    /** The first position at or after {@code p} that starts a new target group (so halves never share a row). */
+    private static int groupBoundaryNear(long[] order, int p) {
+        while (p > 0 && p < order.length && (order[p] >>> 32) == (order[p - 1] >>> 32)) {
+            p++;
+        }
+        return p;
     }
 
     /** {@code a} itself when its buffer holds exactly its elements in row-major order, else a row-major copy. */
