@@ -1,7 +1,6 @@
 package io.github.dl4jmoe.experts;
 
 import java.lang.ref.Reference;
-
 import java.nio.FloatBuffer;
 import java.util.Arrays;
 import java.util.stream.IntStream;
@@ -12,9 +11,10 @@ import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * {@code out[target[i]] += rows[i]}: the gradient of a row gather, summed in plain Java. M2.1's native
+ * {@code out[target[i]] += rows[i]}: the gradient of a row gather, summed in plain Java. On M2.1 the native
  * {@code unsorted_segment_sum} took over a second for 131,072 rows of width 64 into 32 segments (the PEER sub-key
- * gradient), and its {@code scatter_add} races on duplicate indices; this loop is linear, exact and deterministic.
+ * gradient), the sorted {@code segment_sum} 2.3 s for 131,072 rows of width 256, and {@code scatter_add} races on
+ * duplicate indices; this is one sort plus a linear pass, exact and deterministic.
  */
 public final class RowSums {
 

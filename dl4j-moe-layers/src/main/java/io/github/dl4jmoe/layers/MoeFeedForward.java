@@ -4,6 +4,7 @@ import java.util.Map;
 import java.util.Objects;
 
 import io.github.dl4jmoe.experts.ExpertBank;
+import io.github.dl4jmoe.experts.SharedExpert;
 import io.github.dl4jmoe.experts.TokenDispatch;
 import io.github.dl4jmoe.ops.SdOps;
 import io.github.dl4jmoe.routing.AuxiliaryLosses;
@@ -41,10 +42,10 @@ public class MoeFeedForward extends BaseMoeLayer {
     public static final String W_EXPERT_UP = "wExpertUp";
     public static final String W_EXPERT_GATE = "wExpertGate";
     public static final String W_EXPERT_DOWN = "wExpertDown";
-    public static final String W_SHARED_UP = "wSharedUp";
-    public static final String W_SHARED_GATE = "wSharedGate";
-    public static final String W_SHARED_DOWN = "wSharedDown";
-    public static final String W_SHARED_MIX = "wSharedMix";
+    public static final String W_SHARED_UP = SharedExpert.W_UP;
+    public static final String W_SHARED_GATE = SharedExpert.W_GATE;
+    public static final String W_SHARED_DOWN = SharedExpert.W_DOWN;
+    public static final String W_SHARED_MIX = SharedExpert.W_MIX;
 
     /** Statistic: number of experts each token selected, {@code [n]}. */
     public static final String STAT_EXPERTS_PER_TOKEN = "expertsPerToken";
@@ -125,15 +126,7 @@ public class MoeFeedForward extends BaseMoeLayer {
         }
         params.addWeightParam(W_EXPERT_DOWN, numExperts, expertHidden, nOut);
         if (numSharedExperts > 0) {
-            long hidden = numSharedExperts * sharedHidden;   // k shared experts == one of k times the width
-            params.addWeightParam(W_SHARED_UP, nIn, hidden);
-            if (activation.isGated()) {
-                params.addWeightParam(W_SHARED_GATE, nIn, hidden);
-            }
-            params.addWeightParam(W_SHARED_DOWN, hidden, nOut);
-            if (sharedGate) {
-                params.addWeightParam(W_SHARED_MIX, nIn, 1);
-            }
+            SharedExpert.define(params, nIn, numSharedExperts * sharedHidden, nOut, activation, sharedGate);
         }
     }
 
@@ -169,7 +162,7 @@ public class MoeFeedForward extends BaseMoeLayer {
             g.addStatistic(STAT_CAPACITY, dispatch.capacity());
         }
         if (numSharedExperts > 0) {
-            y = y.add(shared(g, x));
+            y = y.add(SharedExpert.apply(g, x, activation, sharedGate));
         }
 
         if (loadBalanceCoefficient > 0) {
@@ -185,15 +178,6 @@ public class MoeFeedForward extends BaseMoeLayer {
         g.addStatistic(STAT_EXPERTS_PER_TOKEN, routing.selected().sum(1));
         g.addStatistic(STAT_LOAD, SdOps.sumRows(sd, routing.selected(), numExperts));
         return y;
-    }
-
-    /** Shared experts on every token, optionally scaled by {@code sigmoid(x w_mix)} (Qwen2-MoE). */
-    private SDVariable shared(LayerGraph g, SDVariable x) {
-        SameDiff sd = g.sd();
-        SDVariable up = x.mmul(g.param(W_SHARED_UP));
-        SDVariable gate = activation.isGated() ? x.mmul(g.param(W_SHARED_GATE)) : null;
-        SDVariable out = activation.apply(sd, up, gate).mmul(g.param(W_SHARED_DOWN));   // [n, nOut]
-        return sharedGate ? out.mul(sd.nn.sigmoid(x.mmul(g.param(W_SHARED_MIX)))) : out;
     }
 
     public long getNumExperts() {

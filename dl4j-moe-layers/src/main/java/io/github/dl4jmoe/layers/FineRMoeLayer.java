@@ -1,0 +1,424 @@
+package io.github.dl4jmoe.layers;
+
+import java.util.Map;
+import java.util.Objects;
+
+import io.github.dl4jmoe.experts.ExpertBank;
+import io.github.dl4jmoe.experts.SharedExpert;
+import io.github.dl4jmoe.experts.TokenDispatch;
+import io.github.dl4jmoe.ops.SdOps;
+import io.github.dl4jmoe.ops.TopK;
+import io.github.dl4jmoe.routing.AuxiliaryLosses;
+import io.github.dl4jmoe.runtime.BaseMoeLayer;
+import io.github.dl4jmoe.runtime.LayerGraph;
+import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
+import org.deeplearning4j.nn.weights.WeightInitUtil;
+import org.nd4j.autodiff.samediff.SDIndex;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * FineRMoE (Liao et al. 2026, arXiv 2603.13364): experts split the dense FFN in both the intermediate dimension
+ * (granularity G_I, replicated R_I times) and the output dimension (granularity G_O, replicated R_O times), giving
+ * E = G_I R_I G_O R_O experts, each a (SwiGLU) MLP d -> dFf / G_I -> nOut / G_O.
+ * <pre>
+ *   s = x W_r, no bias, viewed as [G_O, R_O, G_I R_I]           expert e = (g_o R_O + r_o) G_I R_I + i
+ *   sparse-sum mask:    top T_I logits inside each (g_o, r_o) block (ties to the lower index)
+ *   sparse-concat mask: per g_o, the r_o whose block has the largest sum of logits (ties to the lower r_o)
+ *   S = both masks (k = T_I G_O experts), p = softmax over the k selected logits
+ *   y = concat over g_o of sum_{e in S, group g_o} p_e E_e(x)   [then an optional nOut x nOut projection]
+ *       + sigmoid(x w_s) * Shared(x)                             optional gated shared expert
+ * </pre>
+ * Each output group runs through its own token dispatch, so only selected experts compute. With G_O = R_O = 1 this is
+ * exactly {@link MoeFeedForward} with renormalised top-T_I routing over the same weights (parameter keys match).
+ */
+public class FineRMoeLayer extends BaseMoeLayer {
+
+    public static final String W_ROUTER = MoeFeedForward.W_ROUTER;
+    public static final String W_EXPERT_UP = MoeFeedForward.W_EXPERT_UP;
+    public static final String W_EXPERT_GATE = MoeFeedForward.W_EXPERT_GATE;
+    public static final String W_EXPERT_DOWN = MoeFeedForward.W_EXPERT_DOWN;
+    public static final String W_CONCAT = "wConcat";
+
+    /** The authors' load-balance coefficient. */
+    public static final double DEFAULT_LOAD_BALANCE = 1e-3;
+    /** Logit offset that removes unselected experts from the softmax. */
+    private static final double UNSELECTED = 1e30;
+
+    private long dFf;
+    private int inputGranularity = 1;
+    private int outputGranularity = 1;
+    private int inputExpansion = 1;
+    private int outputExpansion = 1;
+    private int topInput = 1;
+    private FfnActivation activation = FfnActivation.SWIGLU;
+    private boolean concatProjection;
+    private long sharedHidden;
+    private boolean sharedGate;
+    private double loadBalanceCoefficient = DEFAULT_LOAD_BALANCE;
+    private double capacityFactor = TokenDispatch.DROPLESS;
+
+    protected FineRMoeLayer(Builder b) {
+        super(b);
+        this.dFf = b.dFf;
+        this.inputGranularity = b.inputGranularity;
+        this.outputGranularity = b.outputGranularity;
+        this.inputExpansion = b.inputExpansion;
+        this.outputExpansion = b.outputExpansion;
+        this.topInput = b.topInput;
+        this.activation = b.activation;
+        this.concatProjection = b.concatProjection;
+        this.sharedHidden = b.sharedHidden;
+        this.sharedGate = b.sharedGate;
+        this.loadBalanceCoefficient = b.loadBalanceCoefficient;
+        this.capacityFactor = b.capacityFactor;
+        validate();
+    }
+
+    /** For Jackson. */
+    protected FineRMoeLayer() {
+    }
+
+    /** E = G_I R_I G_O R_O. */
+    public long numExperts() {
+        return (long) inputGranularity * inputExpansion * outputGranularity * outputExpansion;
+    }
+
+    /** Experts selected per token, k = T_I G_O. */
+    public int expertsPerToken() {
+        return topInput * outputGranularity;
+    }
+
+    private int blockSize() {
+        return inputGranularity * inputExpansion;
+    }
+
+    private long expertHidden() {
+        return dFf / inputGranularity;
+    }
+
+    private long groupWidth() {
+        return nOut / outputGranularity;
+    }
+
+    @Override
+    public void validate() {
+        validateWidths();
+        require(inputGranularity >= 1, "inputGranularity", inputGranularity, "must be at least 1", "the authors use G_I = 32");
+        require(outputGranularity >= 1, "outputGranularity", outputGranularity, "must be at least 1", "the authors use G_O = 2");
+        require(inputExpansion >= 1, "inputExpansion", inputExpansion, "must be at least 1", "use R_I = 1");
+        require(outputExpansion >= 1, "outputExpansion", outputExpansion, "must be at least 1", "the authors use R_O = 2");
+        require(numExperts() >= 2, "numExperts (G_I R_I G_O R_O)", numExperts(), "must be at least 2",
+                "raise a granularity; for a single expert use DenseFeedForward");
+        require(dFf >= 1 && dFf % inputGranularity == 0, "dFf", dFf, "must be a positive multiple of inputGranularity = "
+                + inputGranularity, "try dFf(" + inputGranularity * Math.max(1, dFf / Math.max(1, inputGranularity)) + ")");
+        require(nOut == 0 || nOut % outputGranularity == 0, "nOut", nOut,
+                "must be a multiple of outputGranularity = " + outputGranularity, "choose G_O dividing nOut");
+        require(topInput >= 1 && topInput <= blockSize(), "topInput (T_I)", topInput,
+                "must be in [1, G_I R_I = " + blockSize() + "]", "the authors use T_I = 1");
+        require(activation != null, "activation", null, "must be set", "use FfnActivation.SWIGLU");
+        require(sharedHidden >= 0, "sharedHidden", sharedHidden, "must be >= 0", "use 0 for no shared expert, dFf for a full copy");
+        require(!sharedGate || sharedHidden > 0, "sharedGate", true, "needs a shared expert", "set sharedHidden(dFf)");
+        require(loadBalanceCoefficient >= 0, "loadBalanceCoefficient", loadBalanceCoefficient, "must be >= 0",
+                "the authors use " + DEFAULT_LOAD_BALANCE);
+        require(capacityFactor == TokenDispatch.DROPLESS || capacityFactor > 0, "capacityFactor", capacityFactor,
+                "must be > 0, or 0 for dropless", "try 1.25, or 0 to never drop tokens");
+    }
+
+    @Override
+    public void defineParameters(SDLayerParams params) {
+        long e = numExperts();
+        params.addWeightParam(W_ROUTER, nIn, e);
+        params.addWeightParam(W_EXPERT_UP, e, nIn, expertHidden());
+        if (activation.isGated()) {
+            params.addWeightParam(W_EXPERT_GATE, e, nIn, expertHidden());
+        }
+        params.addWeightParam(W_EXPERT_DOWN, e, expertHidden(), groupWidth());
+        if (concatProjection) {
+            params.addWeightParam(W_CONCAT, nOut, nOut);
+        }
+        if (sharedHidden > 0) {
+            SharedExpert.define(params, nIn, sharedHidden, nOut, activation, sharedGate);
+        }
+    }
+
+    @Override
+    public void initializeParameters(Map<String, INDArray> params) {
+        for (Map.Entry<String, INDArray> e : params.entrySet()) {
+            INDArray p = e.getValue();
+            WeightInitUtil.initWeights(p.size(p.rank() - 2), p.size(p.rank() - 1), p.shape(), weightInit, null, 'c', p);
+        }
+    }
+
+    @Override
+    public SDVariable defineTokens(LayerGraph g) {
+        SameDiff sd = g.sd();
+        SDVariable x = g.input();                                                           // [n, d]
+        SDVariable logits = x.mmul(g.param(W_ROUTER));                                     // [n, E]
+        SDVariable selected = selection(sd, logits);                                        // [n, E] 0/1
+        SDVariable gates = sd.nn.softmax(logits.add(selected.sub(1.0).mul(UNSELECTED)), 1); // softmax over the k
+
+        int perGroup = outputExpansion * blockSize();                                      // experts of one g_o
+        SDVariable[] groups = new SDVariable[outputGranularity];
+        SDVariable dropped = null;
+        SDVariable capacity = null;
+        for (int go = 0; go < outputGranularity; go++) {
+            int from = go * perGroup;
+            int to = from + perGroup;
+            ExpertBank bank = new ExpertBank(expertSlice(g, W_EXPERT_UP, from, to),
+                    activation.isGated() ? expertSlice(g, W_EXPERT_GATE, from, to) : null,
+                    expertSlice(g, W_EXPERT_DOWN, from, to), activation);
+            TokenDispatch dispatch = TokenDispatch.plan(sd, x, nIn, columns(selected, from, to), columns(gates, from, to),
+                    perGroup, capacityFactor);
+            groups[go] = dispatch.combine(bank.apply(sd, dispatch.dispatched()), groupWidth()); // [n, nOut / G_O]
+            dropped = dropped == null ? dispatch.droppedPairs() : dropped.add(dispatch.droppedPairs());
+            capacity = capacity == null ? dispatch.capacity() : sd.math.max(capacity, dispatch.capacity());
+        }
+        SDVariable y = groups.length == 1 ? groups[0] : sd.concat(1, groups);              // [n, nOut]
+        if (concatProjection) {
+            y = y.mmul(g.param(W_CONCAT));
+        }
+        if (sharedHidden > 0) {
+            y = y.add(SharedExpert.apply(g, x, activation, sharedGate));
+        }
+        if (loadBalanceCoefficient > 0) {
+            g.addAuxLoss("loadBalance", AuxiliaryLosses.loadBalance(sd, sd.nn.softmax(logits, 1), selected, numExperts()),
+                    loadBalanceCoefficient);
+        }
+        g.addStatistic(MoeFeedForward.STAT_EXPERTS_PER_TOKEN, selected.sum(1));
+        g.addStatistic(MoeFeedForward.STAT_LOAD, SdOps.sumRows(sd, selected, numExperts()));
+        g.addStatistic(MoeFeedForward.STAT_DROPPED, dropped);
+        g.addStatistic(MoeFeedForward.STAT_CAPACITY, capacity);
+        return y;
+    }
+
+    /**
+     * The authors' selection: top T_I inside each (g_o, r_o) block, and per g_o only the r_o block with the largest
+     * logit sum; {@code [n, E]} 0/1, no gradient.
+     */
+    SDVariable selection(SameDiff sd, SDVariable logits) {
+        int block = blockSize();
+        SDVariable blocks = sd.reshape(logits, -1, block);                                  // [n G_O R_O, G_I R_I]
+        SDVariable sparseSum = TopK.mask(sd, blocks, topInput, block);
+        if (outputExpansion == 1) {
+            return sd.reshape(sparseSum, -1, numExperts());
+        }
+        SDVariable blockSums = block == 1 ? blocks : blocks.sum(true, 1);                 // [n G_O R_O, 1]
+        SDVariable perGroup = sd.reshape(blockSums, -1, outputExpansion);                  // [n G_O, R_O]
+        SDVariable bestBlock = sd.reshape(TopK.mask(sd, perGroup, 1, outputExpansion), -1, 1);  // [n G_O R_O, 1]
+        return sd.reshape(sparseSum.mul(bestBlock), -1, numExperts());
+    }
+
+    private static SDVariable columns(SDVariable x, int from, int to) {
+        return x.get(SDIndex.all(), SDIndex.interval(from, to));
+    }
+
+    private static SDVariable expertSlice(LayerGraph g, String key, int from, int to) {
+        return g.param(key).get(SDIndex.interval(from, to), SDIndex.all(), SDIndex.all());
+    }
+
+    public long getDFf() {
+        return dFf;
+    }
+
+    public void setDFf(long dFf) {
+        this.dFf = dFf;
+    }
+
+    public int getInputGranularity() {
+        return inputGranularity;
+    }
+
+    public void setInputGranularity(int inputGranularity) {
+        this.inputGranularity = inputGranularity;
+    }
+
+    public int getOutputGranularity() {
+        return outputGranularity;
+    }
+
+    public void setOutputGranularity(int outputGranularity) {
+        this.outputGranularity = outputGranularity;
+    }
+
+    public int getInputExpansion() {
+        return inputExpansion;
+    }
+
+    public void setInputExpansion(int inputExpansion) {
+        this.inputExpansion = inputExpansion;
+    }
+
+    public int getOutputExpansion() {
+        return outputExpansion;
+    }
+
+    public void setOutputExpansion(int outputExpansion) {
+        this.outputExpansion = outputExpansion;
+    }
+
+    public int getTopInput() {
+        return topInput;
+    }
+
+    public void setTopInput(int topInput) {
+        this.topInput = topInput;
+    }
+
+    public FfnActivation getActivation() {
+        return activation;
+    }
+
+    public void setActivation(FfnActivation activation) {
+        this.activation = activation;
+    }
+
+    public boolean isConcatProjection() {
+        return concatProjection;
+    }
+
+    public void setConcatProjection(boolean concatProjection) {
+        this.concatProjection = concatProjection;
+    }
+
+    public long getSharedHidden() {
+        return sharedHidden;
+    }
+
+    public void setSharedHidden(long sharedHidden) {
+        this.sharedHidden = sharedHidden;
+    }
+
+    public boolean isSharedGate() {
+        return sharedGate;
+    }
+
+    public void setSharedGate(boolean sharedGate) {
+        this.sharedGate = sharedGate;
+    }
+
+    public double getLoadBalanceCoefficient() {
+        return loadBalanceCoefficient;
+    }
+
+    public void setLoadBalanceCoefficient(double loadBalanceCoefficient) {
+        this.loadBalanceCoefficient = loadBalanceCoefficient;
+    }
+
+    public double getCapacityFactor() {
+        return capacityFactor;
+    }
+
+    public void setCapacityFactor(double capacityFactor) {
+        this.capacityFactor = capacityFactor;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (!super.equals(o)) {
+            return false;
+        }
+        FineRMoeLayer that = (FineRMoeLayer) o;
+        return dFf == that.dFf && inputGranularity == that.inputGranularity && outputGranularity == that.outputGranularity && inputExpansion == that.inputExpansion && outputExpansion == that.outputExpansion && topInput == that.topInput && activation == that.activation && concatProjection == that.concatProjection && sharedHidden == that.sharedHidden && sharedGate == that.sharedGate && loadBalanceCoefficient == that.loadBalanceCoefficient && capacityFactor == that.capacityFactor;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(super.hashCode(), dFf, inputGranularity, outputGranularity, inputExpansion, outputExpansion, topInput, activation, concatProjection, sharedHidden, sharedGate, loadBalanceCoefficient, capacityFactor);
+    }
+
+    /** Builder; nOut defaults to nIn. */
+    @SuppressWarnings("unchecked") // DL4J declares Layer.Builder#build() as <E extends Layer> E build()
+    public static class Builder extends BaseMoeLayer.Builder<Builder> {
+        private long dFf;
+        private int inputGranularity = 1;
+        private int outputGranularity = 1;
+        private int inputExpansion = 1;
+        private int outputExpansion = 1;
+        private int topInput = 1;
+        private FfnActivation activation = FfnActivation.SWIGLU;
+        private boolean concatProjection;
+        private long sharedHidden;
+        private boolean sharedGate;
+        private double loadBalanceCoefficient = DEFAULT_LOAD_BALANCE;
+        private double capacityFactor = TokenDispatch.DROPLESS;
+
+        /** Hidden width of the dense FFN being split; each expert has dFf / G_I. */
+        public Builder dFf(long dFf) {
+            this.dFf = dFf;
+            return this;
+        }
+
+        /** G_I: intermediate-dimension shards; default 1. */
+        public Builder inputGranularity(int inputGranularity) {
+            this.inputGranularity = inputGranularity;
+            return this;
+        }
+
+        /** G_O: output-dimension shards; default 1. */
+        public Builder outputGranularity(int outputGranularity) {
+            this.outputGranularity = outputGranularity;
+            return this;
+        }
+
+        /** R_I: replicas of each intermediate shard; default 1. */
+        public Builder inputExpansion(int inputExpansion) {
+            this.inputExpansion = inputExpansion;
+            return this;
+        }
+
+        /** R_O: replicas of each output shard; default 1. */
+        public Builder outputExpansion(int outputExpansion) {
+            this.outputExpansion = outputExpansion;
+            return this;
+        }
+
+        /** T_I: experts kept inside each (g_o, r_o) block; default 1. */
+        public Builder topInput(int topInput) {
+            this.topInput = topInput;
+            return this;
+        }
+
+        /** Expert activation; default SwiGLU. */
+        public Builder activation(FfnActivation activation) {
+            this.activation = activation;
+            return this;
+        }
+
+        /** Add an nOut x nOut projection after the concatenation; default false. */
+        public Builder concatProjection(boolean concatProjection) {
+            this.concatProjection = concatProjection;
+            return this;
+        }
+
+        /** Hidden width of the shared expert; default 0 (none), dFf for a full copy as the authors. */
+        public Builder sharedHidden(long sharedHidden) {
+            this.sharedHidden = sharedHidden;
+            return this;
+        }
+
+        /** Scale the shared expert by sigmoid(x w); default false. */
+        public Builder sharedGate(boolean sharedGate) {
+            this.sharedGate = sharedGate;
+            return this;
+        }
+
+        /** Load-balance loss coefficient; default 1e-3. */
+        public Builder loadBalanceCoefficient(double loadBalanceCoefficient) {
+            this.loadBalanceCoefficient = loadBalanceCoefficient;
+            return this;
+        }
+
+        /** Slots per expert relative to the mean load; default 0, dropless. */
+        public Builder capacityFactor(double capacityFactor) {
+            this.capacityFactor = capacityFactor;
+            return this;
+        }
+
+        @Override
+        public FineRMoeLayer build() {
+            return new FineRMoeLayer(this);
+        }
+    }
+}
