@@ -50,6 +50,9 @@ public final class UpcycleCommand implements Callable<Integer> {
     int steps;
     @Option(names = "--batch", defaultValue = "128", description = "minibatch size (default: ${DEFAULT-VALUE})")
     int batch;
+    @Option(names = "--lr", description = "learning rate of continued training for both models (default: as saved); "
+            + "the upcycled model starts with a fresh updater, so a lower rate avoids a jump away from the dense optimum")
+    Double learningRate;
     @Option(names = "--text", description = "UTF-8 text the checkpoint was trained on (default: bundled tiny Shakespeare)")
     Path text;
     @Option(names = "--seed", defaultValue = "7", description = "random seed (default: ${DEFAULT-VALUE})")
@@ -101,6 +104,10 @@ public final class UpcycleCommand implements Callable<Integer> {
         DataSet validation = data.validation(seed);
         double denseBefore = taskLoss(denseNet, validation);
         double moeBefore = taskLoss(moe, validation);
+        if (learningRate != null) {
+            denseNet.setLearningRate(learningRate);
+            moe.setLearningRate(learningRate);
+        }
         long denseNanos = 0;
         long moeNanos = 0;
         Random random = new Random(seed);
