@@ -9,7 +9,6 @@ import java.util.Map;
 import java.util.Random;
 
 import io.github.dl4jmoe.experts.SharedExpert;
-import io.github.dl4jmoe.layers.DenseFeedForward;
 import io.github.dl4jmoe.layers.FineRMoeLayer;
 import io.github.dl4jmoe.layers.MoeFeedForward;
 import io.github.dl4jmoe.routing.TopKRouter;
@@ -38,16 +37,16 @@ final class ExpertSlicing {
     private ExpertSlicing() {
     }
 
-    static void check(UpcycleMode mode, DenseFeedForward dense, BaseMoeLayer target) {
+    static void check(UpcycleMode mode, DenseSource dense, BaseMoeLayer target) {
         plan(mode, dense, target);
     }
 
-    static void fill(UpcycleMode mode, DenseFeedForward dense, BaseMoeLayer target, Map<String, INDArray> source,
-                     Map<String, INDArray> params, double dropRatio, Random random) {
+    static void fill(UpcycleMode mode, DenseSource dense, BaseMoeLayer target, Map<String, INDArray> params,
+                     double dropRatio, Random random) {
         Plan plan = plan(mode, dense, target);
-        INDArray up = source.get(DenseFeedForward.W_UP);
-        INDArray gate = source.get(DenseFeedForward.W_GATE);
-        INDArray down = source.get(DenseFeedForward.W_DOWN);
+        INDArray up = dense.up();
+        INDArray gate = dense.gate();
+        INDArray down = dense.down();
         long hidden = up.size(1) / plan.shards();
         long width = down.size(1) / plan.outputGroups();
         INDArray expertsUp = Nd4j.create(up.dataType(), plan.experts(), up.size(0), hidden);
@@ -79,21 +78,20 @@ final class ExpertSlicing {
             params.get(FineRMoeLayer.W_CONCAT).assign(Nd4j.eye(params.get(FineRMoeLayer.W_CONCAT).size(0)));
         }
         if (Upcycler.hasSharedExpert(params)) {
-            fillShared(mode, source, params, random);
+            fillShared(mode, dense, params, random);
         }
     }
 
     /** AUTHORS: the shared expert is the dense block; PRESERVING: it starts at zero so the function is unchanged. */
-    private static void fillShared(UpcycleMode mode, Map<String, INDArray> source, Map<String, INDArray> params,
-                                   Random random) {
+    private static void fillShared(UpcycleMode mode, DenseSource dense, Map<String, INDArray> params, Random random) {
         if (mode == UpcycleMode.PRESERVING) {
             params.get(SharedExpert.W_DOWN).assign(0);
         } else {
-            params.get(SharedExpert.W_UP).assign(source.get(DenseFeedForward.W_UP));
+            params.get(SharedExpert.W_UP).assign(dense.up());
             if (params.containsKey(SharedExpert.W_GATE)) {
-                params.get(SharedExpert.W_GATE).assign(source.get(DenseFeedForward.W_GATE));
+                params.get(SharedExpert.W_GATE).assign(dense.gate());
             }
-            params.get(SharedExpert.W_DOWN).assign(source.get(DenseFeedForward.W_DOWN));
+            params.get(SharedExpert.W_DOWN).assign(dense.down());
         }
         if (params.containsKey(SharedExpert.W_MIX)) {
             params.get(SharedExpert.W_MIX).assign(normal(params.get(SharedExpert.W_MIX), Upcycler.ROUTER_STD, random));
@@ -130,7 +128,7 @@ final class ExpertSlicing {
         return rank3.get(NDArrayIndex.point(e), NDArrayIndex.all(), NDArrayIndex.all());
     }
 
-    private static Plan plan(UpcycleMode mode, DenseFeedForward dense, BaseMoeLayer target) {
+    private static Plan plan(UpcycleMode mode, DenseSource dense, BaseMoeLayer target) {
         if (target instanceof FineRMoeLayer fine) {
             return finePlan(mode, dense, fine);
         }
@@ -140,18 +138,18 @@ final class ExpertSlicing {
         throw invalid(target, "cannot be an upcycling target", "use FineRMoeLayer or MoeFeedForward");
     }
 
-    private static void checkActivation(DenseFeedForward dense, BaseMoeLayer target, Object activation) {
-        if (activation != dense.getActivation()) {
-            throw invalid(target, "activation " + activation + " differs from the dense block's " + dense.getActivation(),
-                    "use activation(" + dense.getActivation() + ")");
+    private static void checkActivation(DenseSource dense, BaseMoeLayer target, Object activation) {
+        if (activation != dense.activation()) {
+            throw invalid(target, "activation " + activation + " differs from the dense block's " + dense.activation(),
+                    "use activation(" + dense.activation() + ")");
         }
     }
 
-    private static Plan finePlan(UpcycleMode mode, DenseFeedForward dense, FineRMoeLayer fine) {
+    private static Plan finePlan(UpcycleMode mode, DenseSource dense, FineRMoeLayer fine) {
         checkActivation(dense, fine, fine.getActivation());
-        if (fine.getDFf() != dense.getDFf()) {
-            throw invalid(fine, "dFf " + fine.getDFf() + " differs from the dense block's " + dense.getDFf(),
-                    "use dFf(" + dense.getDFf() + ")");
+        if (fine.getDFf() != dense.dFf()) {
+            throw invalid(fine, "dFf " + fine.getDFf() + " differs from the dense block's " + dense.dFf(),
+                    "use dFf(" + dense.dFf() + ")");
         }
         int gi = fine.getInputGranularity();
         int block = gi * fine.getInputExpansion();
@@ -166,9 +164,9 @@ final class ExpertSlicing {
         double scale;
         switch (mode) {
             case AUTHORS:
-                if (fine.getSharedHidden() != 0 && fine.getSharedHidden() != dense.getDFf()) {
+                if (fine.getSharedHidden() != 0 && fine.getSharedHidden() != dense.dFf()) {
                     throw invalid(fine, "sharedHidden " + fine.getSharedHidden() + " cannot hold a copy of the dense block",
-                            "use sharedHidden(" + dense.getDFf() + ") or 0");
+                            "use sharedHidden(" + dense.dFf() + ") or 0");
                 }
                 scale = fine.getSharedHidden() > 0 ? 1 : gi;
                 break;
@@ -183,19 +181,19 @@ final class ExpertSlicing {
                 break;
             default:
                 throw invalid(fine, "COPY makes every expert a full copy of the dense block",
-                        "use MoeFeedForward with expertHidden(" + dense.getDFf() + ") for COPY");
+                        "use MoeFeedForward with expertHidden(" + dense.dFf() + ") for COPY");
         }
         return new Plan(experts, gi, shardOf, fine.getOutputGranularity(), groupOf, scale);
     }
 
-    private static Plan moePlan(UpcycleMode mode, DenseFeedForward dense, MoeFeedForward moe) {
+    private static Plan moePlan(UpcycleMode mode, DenseSource dense, MoeFeedForward moe) {
         checkActivation(dense, moe, moe.getActivation());
         long hidden = moe.getExpertHidden();
-        if (dense.getDFf() % hidden != 0) {
-            throw invalid(moe, "expertHidden " + hidden + " does not divide the dense dFf " + dense.getDFf(),
-                    "use a divisor of " + dense.getDFf());
+        if (dense.dFf() % hidden != 0) {
+            throw invalid(moe, "expertHidden " + hidden + " does not divide the dense dFf " + dense.dFf(),
+                    "use a divisor of " + dense.dFf());
         }
-        int shards = (int) (dense.getDFf() / hidden);
+        int shards = (int) (dense.dFf() / hidden);
         int experts = (int) moe.getNumExperts();
         int[] shardOf = new int[experts];
         for (int e = 0; e < experts; e++) {
@@ -207,14 +205,14 @@ final class ExpertSlicing {
             case COPY:
                 if (shards != 1) {
                     throw invalid(moe, "COPY needs experts as wide as the dense block, got expertHidden " + hidden,
-                            "use expertHidden(" + dense.getDFf() + ")");
+                            "use expertHidden(" + dense.dFf() + ")");
                 }
                 scale = 1;
                 break;
             case AUTHORS:
-                if (sharedWidth != 0 && sharedWidth != dense.getDFf()) {
+                if (sharedWidth != 0 && sharedWidth != dense.dFf()) {
                     throw invalid(moe, "shared experts of total width " + sharedWidth + " cannot hold the dense block",
-                            "use shared experts of total width " + dense.getDFf() + " or none");
+                            "use shared experts of total width " + dense.dFf() + " or none");
                 }
                 scale = sharedWidth > 0 ? 1 : shards;
                 break;

@@ -1,7 +1,11 @@
 package io.github.dl4jmoe.upcycle;
 
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 import io.github.dl4jmoe.experts.SharedExpert;
 import io.github.dl4jmoe.layers.DenseFeedForward;
@@ -11,17 +15,22 @@ import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import org.deeplearning4j.exception.DL4JInvalidConfigException;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
+import org.deeplearning4j.nn.conf.InputPreProcessor;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.conf.graph.GraphVertex;
+import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.conf.layers.BaseLayer;
+import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.weights.WeightInit;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
- * Turns the {@link DenseFeedForward} blocks of a trained network into MoE layers whose weights derive from the dense
+ * Turns the feed-forward blocks of a trained network - {@link DenseFeedForward} layers, or pairs of DL4J
+ * {@link DenseLayer}s d -> dFf (activation) -> d (identity) - into MoE layers whose weights derive from the dense
  * ones (see {@link UpcycleMode}); every other parameter is copied and the original network is left untouched.
  *
  * <pre>
@@ -31,8 +40,9 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * </pre>
  * Targets: {@link FineRMoeLayer} (AUTHORS, PRESERVING) and {@link MoeFeedForward} (AUTHORS and PRESERVING for
  * fine-grained experts, COPY for experts as wide as the dense block). Widths left unset on the target are taken from
- * the dense block, as are its updater, regularization, weight init and dropout. Experts have no biases, so the dense
- * blocks must have been trained with {@code hasBias(false)}.
+ * the dense block, as are its updater, regularization and dropout. Experts have no biases, so the dense blocks must
+ * have been trained with {@code hasBias(false)}. DL4J's GELU is an approximation of the exact GELU our experts use,
+ * so a DenseLayer pair with GELU is not preserved exactly.
  */
 public final class Upcycler {
 
@@ -70,95 +80,190 @@ public final class Upcycler {
         return this;
     }
 
-    /** @param replacements layer index of a {@link DenseFeedForward} -> the MoE layer that replaces it */
+    /**
+     * @param replacements layer index of a {@link DenseFeedForward}, or of the first of two consecutive DL4J
+     *                     {@link DenseLayer}s (d -> dFf -> d), -> the MoE layer that replaces it (a pair becomes one layer)
+     */
     public MultiLayerNetwork upcycle(MultiLayerNetwork dense, Map<Integer, ? extends BaseMoeLayer> replacements) {
         MultiLayerConfiguration conf = MultiLayerConfiguration.fromJson(dense.getLayerWiseConfigurations().toJson());
+        List<NeuralNetConfiguration> confs = conf.getConfs();
+        Map<Integer, DenseSource> sources = new TreeMap<>();
+        TreeSet<Integer> removed = new TreeSet<>();
         for (Map.Entry<Integer, ? extends BaseMoeLayer> r : replacements.entrySet()) {
             int index = r.getKey();
-            if (index < 0 || index >= conf.getConfs().size()) {
-                throw new IllegalArgumentException("Upcycler: no layer " + index + "; the network has "
-                        + conf.getConfs().size() + " layers");
+            if (index < 0 || index >= confs.size()) {
+                throw new IllegalArgumentException("Upcycler: no layer " + index + "; the network has " + confs.size()
+                        + " layers");
             }
-            conf.getConf(index).setLayer(prepare(source(conf.getConf(index).getLayer(), "layer " + index), r.getValue()));
+            org.deeplearning4j.nn.conf.layers.Layer layer = confs.get(index).getLayer();
+            DenseSource source;
+            if (layer instanceof DenseFeedForward ffn) {
+                source = DenseSource.of(ffn);
+            } else if (layer instanceof DenseLayer first && index + 1 < confs.size()
+                    && confs.get(index + 1).getLayer() instanceof DenseLayer second) {
+                if (conf.getInputPreProcess(index + 1) != null) {
+                    throw new IllegalArgumentException("Upcycler: layer " + (index + 1) + " has an input preprocessor; "
+                            + "a DenseLayer pair must be two directly connected layers");
+                }
+                source = DenseSource.of(first, second);
+                removed.add(index + 1);
+            } else {
+                throw notUpcyclable("layer " + index, layer);
+            }
+            confs.get(index).setLayer(prepare(source, layer, r.getValue()));
+            sources.put(index, source);
+        }
+        for (int r : removed.descendingSet()) {
+            confs.remove(r);
+            Map<Integer, InputPreProcessor> shifted = new HashMap<>();
+            conf.getInputPreProcessors().forEach((i, p) -> shifted.put(i > r ? i - 1 : i, p));
+            conf.setInputPreProcessors(shifted);
         }
         MultiLayerNetwork moe = new MultiLayerNetwork(conf);
         moe.init();
+        int target = 0;
         for (int i = 0; i < dense.getnLayers(); i++) {
-            fill(dense.getLayer(i), moe.getLayer(i), replacements.containsKey(i));
+            if (removed.contains(i)) {
+                continue;
+            }
+            Layer from = dense.getLayer(i);
+            Layer to = moe.getLayer(target++);
+            DenseSource source = sources.get(i);
+            if (source == null) {
+                copy(from, to);
+            } else {
+                fill(removed.contains(i + 1) ? source.withWeights(from.paramTable(), dense.getLayer(i + 1).paramTable())
+                        : source.withWeights(from.paramTable()), to, i);
+            }
         }
         return moe;
     }
 
-    /** @param replacements vertex name of a {@link DenseFeedForward} -> the MoE layer that replaces it */
+    /**
+     * @param replacements name of a {@link DenseFeedForward} vertex, or of a DL4J {@link DenseLayer} whose only consumer
+     *                     is another DenseLayer (d -> dFf -> d), -> the MoE layer that replaces it (a pair becomes one
+     *                     vertex under the first name)
+     */
     public ComputationGraph upcycle(ComputationGraph dense, Map<String, ? extends BaseMoeLayer> replacements) {
         ComputationGraphConfiguration conf = ComputationGraphConfiguration.fromJson(dense.getConfiguration().toJson());
+        Map<String, DenseSource> sources = new HashMap<>();
+        Map<String, String> removed = new HashMap<>();                        // second of a pair -> first
         for (Map.Entry<String, ? extends BaseMoeLayer> r : replacements.entrySet()) {
-            GraphVertex vertex = conf.getVertices().get(r.getKey());
-            if (!(vertex instanceof LayerVertex layerVertex)) {
-                throw new IllegalArgumentException("Upcycler: no layer vertex '" + r.getKey() + "'");
+            String name = r.getKey();
+            if (!(conf.getVertices().get(name) instanceof LayerVertex vertex)) {
+                throw new IllegalArgumentException("Upcycler: no layer vertex '" + name + "'");
             }
-            layerVertex.getLayerConf().setLayer(prepare(source(layerVertex.getLayerConf().getLayer(), r.getKey()), r.getValue()));
+            org.deeplearning4j.nn.conf.layers.Layer layer = vertex.getLayerConf().getLayer();
+            DenseSource source;
+            if (layer instanceof DenseFeedForward ffn) {
+                source = DenseSource.of(ffn);
+            } else if (layer instanceof DenseLayer first) {
+                String second = onlyDenseConsumer(conf, name);
+                source = DenseSource.of(first, (DenseLayer) ((LayerVertex) conf.getVertices().get(second)).getLayerConf().getLayer());
+                removed.put(second, name);
+            } else {
+                throw notUpcyclable("vertex '" + name + "'", layer);
+            }
+            vertex.getLayerConf().setLayer(prepare(source, layer, r.getValue()));
+            sources.put(name, source);
+        }
+        removed.forEach((second, first) -> {
+            conf.getVertices().remove(second);
+            conf.getVertexInputs().remove(second);
+            conf.getVertexInputs().replaceAll((v, in) -> in.stream().map(n -> n.equals(second) ? first : n).toList());
+            conf.setNetworkOutputs(conf.getNetworkOutputs().stream().map(n -> n.equals(second) ? first : n).toList());
+        });
+        if (!removed.isEmpty()) {                                              // the cached order names removed vertices
+            conf.setTopologicalOrder(null);
+            conf.setTopologicalOrderStr(null);
         }
         ComputationGraph moe = new ComputationGraph(conf);
         moe.init();
         for (Layer layer : dense.getLayers()) {
             String name = layer.conf().getLayer().getLayerName();
-            fill(layer, moe.getLayer(name), replacements.containsKey(name));
+            if (removed.containsKey(name)) {
+                continue;
+            }
+            DenseSource source = sources.get(name);
+            if (source == null) {
+                copy(layer, moe.getLayer(name));
+            } else {
+                String second = removed.entrySet().stream().filter(e -> e.getValue().equals(name)).map(Map.Entry::getKey)
+                        .findFirst().orElse(null);
+                fill(second == null ? source.withWeights(layer.paramTable())
+                        : source.withWeights(layer.paramTable(), dense.getLayer(second).paramTable()), moe.getLayer(name),
+                        layer.getIndex());
+            }
         }
         return moe;
     }
 
-    private static DenseFeedForward source(org.deeplearning4j.nn.conf.layers.Layer layer, String where) {
-        if (!(layer instanceof DenseFeedForward dense)) {
-            throw new IllegalArgumentException("Upcycler: " + where + " is " + layer.getClass().getSimpleName()
-                    + "; only DenseFeedForward blocks can be upcycled");
+    /** The DenseLayer vertex that is the only consumer of {@code first} and reads nothing else. */
+    private static String onlyDenseConsumer(ComputationGraphConfiguration conf, String first) {
+        List<String> consumers = conf.getVertexInputs().entrySet().stream()
+                .filter(e -> e.getValue().contains(first)).map(Map.Entry::getKey).toList();
+        boolean pair = consumers.size() == 1 && !conf.getNetworkOutputs().contains(first)
+                && conf.getVertexInputs().get(consumers.get(0)).equals(List.of(first))
+                && conf.getVertices().get(consumers.get(0)) instanceof LayerVertex v
+                && v.getLayerConf().getLayer() instanceof DenseLayer && v.getPreProcessor() == null;
+        if (!pair) {
+            throw new IllegalArgumentException("Upcycler: DenseLayer vertex '" + first + "' is not the first of a pair: "
+                    + "its only consumer must be a DenseLayer that reads nothing else (consumers: " + consumers + ")");
         }
-        if (dense.isHasBias()) {
-            throw new IllegalArgumentException("Upcycler: " + dense.describe() + " has biases, which experts do not have; "
-                    + "train the dense block with hasBias(false)");
-        }
-        return dense;
+        return consumers.get(0);
+    }
+
+    private static IllegalArgumentException notUpcyclable(String where, org.deeplearning4j.nn.conf.layers.Layer layer) {
+        return new IllegalArgumentException("Upcycler: " + where + " is " + layer.getClass().getSimpleName()
+                + "; only DenseFeedForward blocks and pairs of DenseLayers (d -> dFf -> d) can be upcycled");
     }
 
     /** Takes widths and training settings from the dense block, checks the target against the mode. */
-    private BaseMoeLayer prepare(DenseFeedForward dense, BaseMoeLayer target) {
+    private BaseMoeLayer prepare(DenseSource source, org.deeplearning4j.nn.conf.layers.Layer from, BaseMoeLayer target) {
         BaseMoeLayer t = (BaseMoeLayer) target.clone();
         if (t.getNIn() <= 0) {
-            t.setNIn(dense.getNIn());
+            t.setNIn(source.nIn());
         }
         if (t.getNOut() <= 0) {
-            t.setNOut(dense.getNOut());
+            t.setNOut(source.nOut());
         }
-        t.setLayerName(dense.getLayerName());
-        t.setUpdater(dense.getUpdater());
-        t.setBiasUpdater(dense.getBiasUpdater());
-        t.setRegularization(dense.getRegularization());
-        t.setRegularizationBias(dense.getRegularizationBias());
-        t.setGradientNormalization(dense.getGradientNormalization());
-        t.setGradientNormalizationThreshold(dense.getGradientNormalizationThreshold());
-        t.setWeightInit(dense.getWeightInit());
-        t.setIDropout(dense.getIDropout());
+        t.setLayerName(from.getLayerName());
+        t.setIDropout(from.getIDropout());
+        if (from instanceof BaseMoeLayer moe) {
+            t.setUpdater(moe.getUpdater());
+            t.setBiasUpdater(moe.getBiasUpdater());
+            t.setRegularization(moe.getRegularization());
+            t.setRegularizationBias(moe.getRegularizationBias());
+            t.setGradientNormalization(moe.getGradientNormalization());
+            t.setGradientNormalizationThreshold(moe.getGradientNormalizationThreshold());
+            t.setWeightInit(moe.getWeightInit());
+        } else if (from instanceof BaseLayer layer) {
+            t.setUpdater(layer.getIUpdater());
+            t.setBiasUpdater(layer.getBiasUpdater());
+            t.setRegularization(layer.getRegularization());
+            t.setRegularizationBias(layer.getRegularizationBias());
+            t.setGradientNormalization(layer.getGradientNormalization());
+            t.setGradientNormalizationThreshold(layer.getGradientNormalizationThreshold());
+            t.setWeightInit(WeightInit.XAVIER);                 // only seeds parameters that are overwritten
+        }
         t.validate();
-        if (t.getNIn() != dense.getNIn() || t.getNOut() != dense.getNOut()) {
+        if (t.getNIn() != source.nIn() || t.getNOut() != source.nOut()) {
             throw invalid(t, "widths nIn=" + t.getNIn() + ", nOut=" + t.getNOut() + " differ from the dense block's "
-                    + dense.getNIn() + ", " + dense.getNOut(), "leave them unset");
+                    + source.nIn() + ", " + source.nOut(), "leave them unset");
         }
-        ExpertSlicing.check(mode, dense, t);
+        ExpertSlicing.check(mode, source, t);
         return t;
     }
 
-    private void fill(Layer from, Layer to, boolean converted) {
-        if (!converted) {
-            if (from.numParams() > 0) {
-                to.params().assign(from.params());
-            }
-            return;
+    private static void copy(Layer from, Layer to) {
+        if (from.numParams() > 0) {
+            to.params().assign(from.params());
         }
-        DenseFeedForward dense = (DenseFeedForward) from.conf().getLayer();
-        Map<String, INDArray> source = from.paramTable();
-        Map<String, INDArray> target = to.paramTable();
-        Random random = new Random(seed + from.getIndex());
-        ExpertSlicing.fill(mode, dense, (BaseMoeLayer) to.conf().getLayer(), source, target, dropRatio, random);
+    }
+
+    private void fill(DenseSource source, Layer to, int index) {
+        ExpertSlicing.fill(mode, source, (BaseMoeLayer) to.conf().getLayer(), to.paramTable(), dropRatio,
+                new Random(seed + index));
     }
 
     static DL4JInvalidConfigException invalid(BaseMoeLayer target, String problem, String fix) {

@@ -238,4 +238,64 @@ class UpcyclerTest {
         assertTrue(e.getMessage().contains("only DenseFeedForward blocks"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> Upcycler.of(UpcycleMode.AUTHORS).dropUpcycling(0.5));
     }
+
+    private static MultiLayerNetwork denseLayerPairNetwork(boolean bias) {
+        return denseLayerPairNetwork(bias, Activation.IDENTITY);
+    }
+
+    private static MultiLayerNetwork denseLayerPairNetwork(boolean bias, Activation second) {
+        MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(6).dataType(DataType.FLOAT)
+                .updater(new Adam(1e-3)).list()
+                .layer(new DenseLayer.Builder().nOut(D).activation(Activation.TANH).build())
+                .layer(new DenseLayer.Builder().nOut(F).activation(Activation.RELU).hasBias(bias).build())
+                .layer(new DenseLayer.Builder().nOut(D).activation(second).hasBias(bias).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(OUT).activation(Activation.IDENTITY).build())
+                .setInputType(InputType.feedForward(5))
+                .build();
+        MultiLayerNetwork net = new MultiLayerNetwork(conf);
+        net.init();
+        return net;
+    }
+
+    @Test
+    void denseLayerPairBecomesOnePreservingLayer() {
+        MultiLayerNetwork dense = denseLayerPairNetwork(false);
+        MultiLayerNetwork moe = Upcycler.of(UpcycleMode.PRESERVING).upcycle(dense, Map.of(1,
+                fine().activation(FfnActivation.RELU).topInput(4).build()));
+        assertEquals(dense.getnLayers() - 1, moe.getnLayers());
+        assertTrue(moe.getLayer(1).conf().getLayer() instanceof FineRMoeLayer);
+        INDArray x = Nd4j.randn(DataType.FLOAT, 20, 5);
+        assertTrue(maxDifference(dense.output(x), moe.output(x)) <= 1e-5);
+    }
+
+    @Test
+    void denseLayerPairInAComputationGraph() {
+        ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().seed(2).dataType(DataType.FLOAT)
+                .updater(new Adam(1e-3)).graphBuilder()
+                .addInputs("in")
+                .addLayer("up", new DenseLayer.Builder().nOut(F).activation(Activation.RELU).hasBias(false).build(), "in")
+                .addLayer("down", new DenseLayer.Builder().nOut(D).activation(Activation.IDENTITY).hasBias(false).build(), "up")
+                .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(OUT)
+                        .activation(Activation.IDENTITY).build(), "down")
+                .setOutputs("out")
+                .setInputTypes(InputType.feedForward(D))
+                .build();
+        ComputationGraph dense = new ComputationGraph(conf);
+        dense.init();
+        ComputationGraph moe = Upcycler.of(UpcycleMode.PRESERVING).upcycle(dense,
+                Map.of("up", fine().activation(FfnActivation.RELU).topInput(4).build()));
+        assertTrue(moe.getConfiguration().getVertices().get("down") == null);
+        INDArray x = Nd4j.randn(DataType.FLOAT, 12, D);
+        assertTrue(maxDifference(dense.outputSingle(x), moe.outputSingle(x)) <= 1e-5);
+    }
+
+    @Test
+    void denseLayerPairsWithBiasesOrANonLinearSecondLayerAreRejected() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Upcycler.of(UpcycleMode.AUTHORS)
+                .upcycle(denseLayerPairNetwork(true), Map.of(1, fine().activation(FfnActivation.RELU).build())));
+        assertTrue(e.getMessage().contains("hasBias(false)"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Upcycler.of(UpcycleMode.AUTHORS)
+                .upcycle(denseLayerPairNetwork(false, Activation.TANH), Map.of(1, fine().activation(FfnActivation.RELU).build())));
+        assertTrue(e.getMessage().contains("must be linear"), e.getMessage());
+    }
 }
