@@ -1,23 +1,24 @@
 package io.github.dl4jmoe.experts;
 
+import java.lang.ref.Reference;
 import java.util.Arrays;
+import java.util.stream.IntStream;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.DynamicCustomOp;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.NoOp;
 import org.nd4j.linalg.learning.config.Sgd;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * Updates only the rows of a table that a step touched, as product-key memories are trained ("lazy" sparse Adam:
  * moments of untouched rows are neither read nor decayed). With SGD, or with Adam on a row's first update, the
  * result equals the dense updater's; afterwards lazy Adam differs from dense Adam only for rows a step did not touch.
  *
- * <p>Moments are kept here, outside the network's parameter vector, so they are not saved with the model (training
- * resumed from a checkpoint restarts their moving averages).
+ * <p>One pass: the gradient rows are grouped by table row (one sort), each group is summed and applied to its row
+ * at once, in two threads over disjoint rows. Moments are kept here, outside the network's parameter vector, so they
+ * are not saved with the model (training resumed from a checkpoint restarts their moving averages).
  */
 public final class SparseRowUpdater {
 
@@ -36,57 +37,106 @@ public final class SparseRowUpdater {
         if (updater instanceof NoOp) {
             return;
         }
-        Unique unique = Unique.of(rows);
-        INDArray index = Nd4j.createFromArray(unique.rows);
-        INDArray grads = RowSums.sum(rowGrads, unique.segmentOfEach, unique.rows.length).divi(minibatch);  // [U, width]
-        INDArray current = Nd4j.pullRows(table, 1, unique.rows);
-        INDArray updated;
-        if (updater instanceof Sgd sgd) {
-            updated = current.subi(grads.muli(sgd.getLearningRate(iteration, epoch)));
-        } else if (updater instanceof Adam adam) {
-            if (firstMoment == null) {
-                firstMoment = Nd4j.zeros(table.dataType(), table.shape());
-                secondMoment = Nd4j.zeros(table.dataType(), table.shape());
-            }
-            double b1 = adam.getBeta1();
-            double b2 = adam.getBeta2();
-            int t = iteration + 1;
-            INDArray m = Nd4j.pullRows(firstMoment, 1, unique.rows).muli(b1).addi(grads.mul(1 - b1));
-            INDArray v = Nd4j.pullRows(secondMoment, 1, unique.rows).muli(b2).addi(grads.muli(grads).muli(1 - b2));
-            double alpha = adam.getLearningRate(iteration, epoch) * Math.sqrt(1 - Math.pow(b2, t)) / (1 - Math.pow(b1, t));
-            updated = current.subi(m.mul(alpha).divi(Transforms.sqrt(v, true).addi(adam.getEpsilon())));
-            scatter(firstMoment, index, m);
-            scatter(secondMoment, index, v);
-        } else {
+        if (!(updater instanceof Sgd) && !(updater instanceof Adam)) {
             throw new IllegalArgumentException("Sparse row updates support Adam, Sgd and NoOp, not "
                     + updater.getClass().getSimpleName() + "; configure one of those or use dense table updates");
         }
-        scatter(table, index, updated);
-    }
-
-    /** {@code target[index[i]] = rows[i]}; index holds no duplicates, so the parallel kernel has no races. */
-    private static void scatter(INDArray target, INDArray index, INDArray rows) {
-        Nd4j.exec(DynamicCustomOp.builder("scatter_upd").addInputs(target, index, rows).addOutputs(target)
-                .callInplace(true).build());
-    }
-
-    /** Distinct rows (ascending) and, for each original entry, the position of its row among them. */
-    private record Unique(int[] rows, int[] segmentOfEach) {
-        static Unique of(int[] rows) {
-            int[] sorted = rows.clone();
-            Arrays.sort(sorted);
-            int distinct = 0;
-            for (int i = 0; i < sorted.length; i++) {
-                if (i == 0 || sorted[i] != sorted[i - 1]) {
-                    sorted[distinct++] = sorted[i];
+        if (updater instanceof Adam && firstMoment == null) {
+            firstMoment = Nd4j.zeros(table.dataType(), table.shape());
+            secondMoment = Nd4j.zeros(table.dataType(), table.shape());
+        }
+        INDArray grads = rowGrads.dup('c');
+        long[] order = new long[rows.length];                 // (row, position) pairs sorted: grouped by table row
+        for (int i = 0; i < rows.length; i++) {
+            order[i] = ((long) rows[i] << 32) | i;
+        }
+        Arrays.sort(order);
+        int split = groupBoundaryNear(order, order.length / 2);
+        Step step = new Step(updater, iteration, epoch, minibatch);
+        IntStream.of(0, 1).parallel().forEach(part -> {
+            int from = part == 0 ? 0 : split;
+            int to = part == 0 ? split : order.length;
+            int width = (int) table.size(1);
+            RowBuffer in = new RowBuffer(grads);
+            RowBuffer params = new RowBuffer(table);
+            RowBuffer m = firstMoment == null ? null : new RowBuffer(firstMoment);
+            RowBuffer v = secondMoment == null ? null : new RowBuffer(secondMoment);
+            double[] src = new double[width];
+            double[] g = new double[width];
+            double[] p = new double[width];
+            double[] mr = new double[width];
+            double[] vr = new double[width];
+            for (int i = from; i < to; ) {
+                int row = (int) (order[i] >>> 32);
+                Arrays.fill(g, 0);
+                for (; i < to && (int) (order[i] >>> 32) == row; i++) {
+                    in.get((int) order[i], src);
+                    for (int j = 0; j < width; j++) {
+                        g[j] += src[j];
+                    }
                 }
+                params.get(row, p);
+                if (m == null) {
+                    step.sgd(p, g);
+                } else {
+                    m.get(row, mr);
+                    v.get(row, vr);
+                    step.adam(p, g, mr, vr);
+                    m.put(row, mr);
+                    v.put(row, vr);
+                }
+                params.put(row, p);
             }
-            int[] unique = Arrays.copyOf(sorted, distinct);
-            int[] segment = new int[rows.length];
-            for (int i = 0; i < rows.length; i++) {
-                segment[i] = Arrays.binarySearch(unique, rows[i]);
+        });
+        Reference.reachabilityFence(grads);                   // NIO views do not keep their arrays alive
+        Reference.reachabilityFence(table);
+    }
+
+    /** The first position at or after {@code p} that starts a new row group, so the two halves share no row. */
+    private static int groupBoundaryNear(long[] order, int p) {
+        while (p > 0 && p < order.length && (order[p] >>> 32) == (order[p - 1] >>> 32)) {
+            p++;
+        }
+        return p;
+    }
+
+    /** The update rules, with DL4J's gradient-over-minibatch convention and Adam's bias correction. */
+    private static final class Step {
+        private final double scale;
+        private final double lr;
+        private final double b1;
+        private final double b2;
+        private final double eps;
+        private final double alpha;
+
+        Step(IUpdater updater, int iteration, int epoch, long minibatch) {
+            this.scale = 1.0 / minibatch;
+            if (updater instanceof Adam adam) {
+                int t = iteration + 1;
+                b1 = adam.getBeta1();
+                b2 = adam.getBeta2();
+                eps = adam.getEpsilon();
+                lr = adam.getLearningRate(iteration, epoch);
+                alpha = lr * Math.sqrt(1 - Math.pow(b2, t)) / (1 - Math.pow(b1, t));
+            } else {
+                lr = ((Sgd) updater).getLearningRate(iteration, epoch);
+                b1 = b2 = eps = alpha = 0;
             }
-            return new Unique(unique, segment);
+        }
+
+        void sgd(double[] p, double[] gradSum) {
+            for (int j = 0; j < p.length; j++) {
+                p[j] -= lr * gradSum[j] * scale;
+            }
+        }
+
+        void adam(double[] p, double[] gradSum, double[] m, double[] v) {
+            for (int j = 0; j < p.length; j++) {
+                double g = gradSum[j] * scale;
+                m[j] = b1 * m[j] + (1 - b1) * g;
+                v[j] = b2 * v[j] + (1 - b2) * g * g;
+                p[j] -= alpha * m[j] / (Math.sqrt(v[j]) + eps);
+            }
         }
     }
 }
