@@ -1,21 +1,21 @@
 package io.github.dl4jmoe.experts;
 
-import java.nio.DoubleBuffer;
-import java.nio.FloatBuffer;
-
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.Shape;
 
 /**
  * Row access to a row-major {@code [rows, width]} FLOAT or DOUBLE array (a view into a parameter vector included)
- * through its NIO buffer: bulk row copies, no per-element ND4J calls. Hold the array itself while using the buffer:
- * an NIO view does not keep its INDArray alive.
+ * through a native pointer: bulk row copies, no per-element ND4J calls, and no 2 GiB limit (an NIO view of a PEER
+ * parameter vector at N = 1,048,576 would be larger). Hold the array itself while using this: the pointer does not
+ * keep its INDArray alive. One instance per thread (the pointer's position is state).
  */
 final class RowBuffer {
 
-    private final FloatBuffer floats;
-    private final DoubleBuffer doubles;
+    private final FloatPointer floats;
+    private final DoublePointer doubles;
     private final long offset;
     private final int width;
     private final float[] floatRow;
@@ -26,13 +26,14 @@ final class RowBuffer {
                     + array.shapeInfoToString());
         }
         this.width = (int) array.size(1);
-        this.offset = array.offset();
+        // addressPointer() already points at the buffer's own offset; the array may start further in
+        this.offset = array.offset() - array.data().offset();
         if (array.dataType() == DataType.FLOAT) {
-            floats = array.data().asNioFloat();
+            floats = new FloatPointer(array.data().addressPointer());
             doubles = null;
             floatRow = new float[width];
         } else if (array.dataType() == DataType.DOUBLE) {
-            doubles = array.data().asNioDouble();
+            doubles = new DoublePointer(array.data().addressPointer());
             floats = null;
             floatRow = null;
         } else {
@@ -40,28 +41,28 @@ final class RowBuffer {
         }
     }
 
-    /** Copies row {@code r} into {@code out}. Not thread safe for FLOAT buffers: one RowBuffer per thread. */
+    /** Copies row {@code r} into {@code out}. */
     void get(long r, double[] out) {
-        int at = Math.toIntExact(offset + r * width);
+        long at = offset + r * width;
         if (floats != null) {
-            floats.get(at, floatRow, 0, width);
+            floats.position(at).get(floatRow, 0, width);
             for (int j = 0; j < width; j++) {
                 out[j] = floatRow[j];
             }
         } else {
-            doubles.get(at, out, 0, width);
+            doubles.position(at).get(out, 0, width);
         }
     }
 
     void put(long r, double[] row) {
-        int at = Math.toIntExact(offset + r * width);
+        long at = offset + r * width;
         if (floats != null) {
             for (int j = 0; j < width; j++) {
                 floatRow[j] = (float) row[j];
             }
-            floats.put(at, floatRow, 0, width);
+            floats.position(at).put(floatRow, 0, width);
         } else {
-            doubles.put(at, row, 0, width);
+            doubles.position(at).put(row, 0, width);
         }
     }
 }
