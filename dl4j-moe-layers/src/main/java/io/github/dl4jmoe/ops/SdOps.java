@@ -17,14 +17,6 @@ public final class SdOps {
     }
 
     /**
-     * A boolean (or 0/1 numeric) condition as a 0/1 mask of {@code like}'s floating-point type. Multiply by it instead
-     * of using {@code where}, which has no backprop in M2.1.
-     */
-    public static SDVariable mask(SDVariable condition, SDVariable like) {
-        return condition.castTo(like.dataType());
-    }
-
-    /**
      * Column sums of {@code x [n, width]}, {@code [width]}, for any n including 1. M2.1's reductions along a dimension
      * of size 1 fail in SameDiff ("this.x is null"), which a batch of one token would hit; a zero row is appended
      * first so the reduced dimension always has at least two entries.

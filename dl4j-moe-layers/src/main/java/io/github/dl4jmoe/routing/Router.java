@@ -2,6 +2,7 @@ package io.github.dl4jmoe.routing;
 
 import java.io.Serializable;
 
+import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import org.deeplearning4j.exception.DL4JInvalidConfigException;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -44,9 +45,6 @@ public abstract class Router implements Serializable {
     /** Whether the number of experts per token varies (top-p); the dynamic entropy loss applies only then. */
     public abstract boolean isDynamic();
 
-    /** The most experts a token can use, for sizing. */
-    public abstract long maxExpertsPerToken(long numExperts);
-
     /** Whether gates are divided by their sum over the selected experts (they sum to 1 then). */
     public boolean isRenormalize() {
         return renormalize;
@@ -58,6 +56,6 @@ public abstract class Router implements Serializable {
 
     protected static DL4JInvalidConfigException invalid(String layer, String field, Object value, String requirement,
                                                         String fix) {
-        return new DL4JInvalidConfigException(layer + ": " + field + " " + requirement + ", got " + value + " (" + fix + ")");
+        return BaseMoeLayer.invalid(layer, field, value, requirement, fix);
     }
 }

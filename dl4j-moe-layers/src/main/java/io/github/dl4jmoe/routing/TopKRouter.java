@@ -47,11 +47,6 @@ public class TopKRouter extends Router {
         return false;
     }
 
-    @Override
-    public long maxExpertsPerToken(long numExperts) {
-        return k;
-    }
-
     public int getK() {
         return k;
     }

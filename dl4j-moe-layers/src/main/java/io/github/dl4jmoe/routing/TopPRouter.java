@@ -86,11 +86,6 @@ public class TopPRouter extends Router {
         return true;
     }
 
-    @Override
-    public long maxExpertsPerToken(long numExperts) {
-        return maxExperts == NO_CAP ? numExperts : maxExperts;
-    }
-
     public double getP() {
         return p;
     }

@@ -92,9 +92,14 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
      */
     protected void require(boolean ok, String field, Object value, String requirement, String fix) {
         if (!ok) {
-            throw new DL4JInvalidConfigException(describe() + ": " + field + " " + requirement + ", got " + value
-                    + " (" + fix + ")");
+            throw invalid(describe(), field, value, requirement, fix);
         }
+    }
+
+    /** The one format of configuration errors: "Layer(name=x): field must be ..., got value (fix)". */
+    public static DL4JInvalidConfigException invalid(String layer, String field, Object value, String requirement,
+                                                     String fix) {
+        return new DL4JInvalidConfigException(layer + ": " + field + " " + requirement + ", got " + value + " (" + fix + ")");
     }
 
     /**

@@ -96,11 +96,6 @@ public final class LayerGraph {
         return p;
     }
 
-    /** Whether the layer declared a parameter (trainable or state) with this key. */
-    public boolean hasParam(String key) {
-        return params.containsKey(key);
-    }
-
     /** A non-trainable state parameter, behind a stop-gradient. */
     public SDVariable state(String key) {
         if (!stateKeys.contains(key)) {
