@@ -16,19 +16,27 @@ public final class ProductKeySearch {
     }
 
     /**
+     * The k best keys of each query, {@code [queries, k]} row-major, best first.
+     *
+     * @param keys   key indices {@code i * n + j}
+     * @param scores their scores {@code s1[i] + s2[j]}
+     */
+    public record Result(int[] keys, double[] scores) {
+    }
+
+    /**
      * @param scores1    half scores {@code [queries, n]}, row-major
      * @param scores2    half scores {@code [queries, n]}, row-major
      * @param candidates c, the best keys kept per half ({@code k <= c*c}; exact when {@code c >= k})
      * @param k          keys returned per query
-     * @return key indices {@code [queries, k]}, row-major, best first
      */
-    public static int[] search(double[] scores1, double[] scores2, int queries, int n, int candidates, int k) {
-        int[] out = new int[queries * k];
+    public static Result search(double[] scores1, double[] scores2, int queries, int n, int candidates, int k) {
+        Result out = new Result(new int[queries * k], new double[queries * k]);
         IntStream.range(0, queries).parallel().forEach(q -> searchOne(scores1, scores2, q, n, candidates, k, out));
         return out;
     }
 
-    private static void searchOne(double[] s1, double[] s2, int q, int n, int c, int k, int[] out) {
+    private static void searchOne(double[] s1, double[] s2, int q, int n, int c, int k, Result out) {
         int[] best1 = topIndices(s1, q * n, n, c);
         int[] best2 = topIndices(s2, q * n, n, c);
         int pairs = c * c;
@@ -42,7 +50,8 @@ public final class ProductKeySearch {
         }
         int[] order = topOf(sums, keys, pairs, k);
         for (int j = 0; j < k; j++) {
-            out[q * k + j] = keys[order[j]];
+            out.keys()[q * k + j] = keys[order[j]];
+            out.scores()[q * k + j] = sums[order[j]];
         }
     }
 

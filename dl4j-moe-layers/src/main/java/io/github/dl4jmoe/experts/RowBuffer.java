@@ -1,23 +1,54 @@
 package io.github.dl4jmoe.experts;
 
-import org.bytedeco.javacpp.DoublePointer;
-import org.bytedeco.javacpp.FloatPointer;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.reflect.Field;
+
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.Shape;
 
 /**
- * Row access to a row-major {@code [rows, width]} FLOAT or DOUBLE array (a view into a parameter vector included)
- * through a native pointer: bulk row copies, no per-element ND4J calls, and no 2 GiB limit (an NIO view of a PEER
- * parameter vector at N = 1,048,576 would be larger). Hold the array itself while using this: the pointer does not
- * keep its INDArray alive. One instance per thread (the pointer's position is state).
+ * Row access to a row-major {@code [rows, width]} FLOAT or DOUBLE array (a view into a parameter vector included):
+ * one bulk memory copy per row ({@code Unsafe.copyMemory}, the copy JavaCPP and NIO use internally), no native call
+ * and no per-element ND4J access, and no 2 GiB limit (an NIO view of a PEER parameter vector at N = 1,048,576 would
+ * be larger). The profile of a PEER step showed per-element reads through JavaCPP's indexers as its largest Java
+ * cost; a row copy is a memcpy. Hold the array itself while using this: the address does not keep the INDArray
+ * alive. One instance per thread (it owns a row scratch buffer).
+ *
+ * <p>{@code sun.misc.Unsafe} is reached through a method handle: it needs no JVM flag on Java 17 (module
+ * jdk.unsupported), and javac's proprietary-API warning, which cannot be suppressed, would fail our -Werror build.
  */
 final class RowBuffer {
 
-    private final FloatPointer floats;
-    private final DoublePointer doubles;
-    private final long offset;
+    /** {@code Unsafe.copyMemory(Object srcBase, long srcOffset, Object destBase, long destOffset, long bytes)}. */
+    private static final MethodHandle COPY_MEMORY;
+    private static final long FLOAT_ARRAY_BASE;
+    private static final long DOUBLE_ARRAY_BASE;
+
+    static {
+        try {
+            Class<?> unsafeClass = Class.forName("sun.misc.Unsafe");
+            Field f = unsafeClass.getDeclaredField("theUnsafe");
+            f.setAccessible(true);
+            Object unsafe = f.get(null);
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            COPY_MEMORY = lookup.findVirtual(unsafeClass, "copyMemory", MethodType.methodType(void.class,
+                    Object.class, long.class, Object.class, long.class, long.class)).bindTo(unsafe);
+            MethodHandle arrayBase = lookup.findVirtual(unsafeClass, "arrayBaseOffset",
+                    MethodType.methodType(int.class, Class.class)).bindTo(unsafe);
+            FLOAT_ARRAY_BASE = (int) arrayBase.invokeExact(float[].class);
+            DOUBLE_ARRAY_BASE = (int) arrayBase.invokeExact(double[].class);
+        } catch (Throwable e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final long address;
+    private final long rows;
     private final int width;
+    private final boolean isFloat;
     private final float[] floatRow;
 
     RowBuffer(INDArray array) {
@@ -25,44 +56,55 @@ final class RowBuffer {
             throw new IllegalArgumentException("RowBuffer: need a row-major [rows, width] array, got "
                     + array.shapeInfoToString());
         }
-        this.width = (int) array.size(1);
-        // addressPointer() already points at the buffer's own offset; the array may start further in
-        this.offset = array.offset() - array.data().offset();
-        if (array.dataType() == DataType.FLOAT) {
-            floats = new FloatPointer(array.data().addressPointer());
-            doubles = null;
-            floatRow = new float[width];
-        } else if (array.dataType() == DataType.DOUBLE) {
-            doubles = new DoublePointer(array.data().addressPointer());
-            floats = null;
-            floatRow = null;
-        } else {
+        if (array.dataType() != DataType.FLOAT && array.dataType() != DataType.DOUBLE) {
             throw new IllegalArgumentException("RowBuffer: FLOAT or DOUBLE only, got " + array.dataType());
         }
+        this.rows = array.size(0);
+        this.width = (int) array.size(1);
+        this.isFloat = array.dataType() == DataType.FLOAT;
+        this.floatRow = isFloat ? new float[width] : null;
+        // addressPointer() already points at the buffer's own offset; the array may start further in
+        long offset = array.offset() - array.data().offset();
+        this.address = array.data().addressPointer().address() + offset * array.dataType().width();
     }
 
     /** Copies row {@code r} into {@code out}. */
     void get(long r, double[] out) {
-        long at = offset + r * width;
-        if (floats != null) {
-            floats.position(at).get(floatRow, 0, width);
+        long at = rowAddress(r);
+        if (isFloat) {
+            copy(null, at, floatRow, FLOAT_ARRAY_BASE, (long) width * Float.BYTES);
             for (int j = 0; j < width; j++) {
                 out[j] = floatRow[j];
             }
         } else {
-            doubles.position(at).get(out, 0, width);
+            copy(null, at, out, DOUBLE_ARRAY_BASE, (long) width * Double.BYTES);
         }
     }
 
     void put(long r, double[] row) {
-        long at = offset + r * width;
-        if (floats != null) {
+        long at = rowAddress(r);
+        if (isFloat) {
             for (int j = 0; j < width; j++) {
                 floatRow[j] = (float) row[j];
             }
-            floats.position(at).put(floatRow, 0, width);
+            copy(floatRow, FLOAT_ARRAY_BASE, null, at, (long) width * Float.BYTES);
         } else {
-            doubles.position(at).put(row, 0, width);
+            copy(row, DOUBLE_ARRAY_BASE, null, at, (long) width * Double.BYTES);
+        }
+    }
+
+    private long rowAddress(long r) {
+        if (r < 0 || r >= rows) {
+            throw new IndexOutOfBoundsException("RowBuffer: row " + r + " of " + rows);
+        }
+        return address + r * width * (isFloat ? Float.BYTES : Double.BYTES);
+    }
+
+    private static void copy(Object srcBase, long srcOffset, Object destBase, long destOffset, long bytes) {
+        try {
+            COPY_MEMORY.invokeExact(srcBase, srcOffset, destBase, destOffset, bytes);
+        } catch (Throwable e) {
+            throw new IllegalStateException("RowBuffer: memory copy failed", e);
         }
     }
 }

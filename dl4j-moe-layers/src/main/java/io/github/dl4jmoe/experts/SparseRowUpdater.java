@@ -16,8 +16,8 @@ import org.nd4j.linalg.learning.config.Sgd;
  * moments of untouched rows are neither read nor decayed). With SGD, or with Adam on a row's first update, the
  * result equals the dense updater's; afterwards lazy Adam differs from dense Adam only for rows a step did not touch.
  *
- * <p>One pass: the gradient rows are grouped by table row (one sort), each group is summed and applied to its row
- * at once, in two threads over disjoint rows. Moments are kept here, outside the network's parameter vector, so they
+ * <p>One pass: the gradient contributions are grouped by table row (one sort), each group is summed and applied to
+ * its row at once, in two threads over disjoint rows. Moments are kept here, outside the network's parameter vector, so they
  * are not saved with the model (training resumed from a checkpoint restarts their moving averages).
  */
 public final class SparseRowUpdater {
@@ -27,12 +27,12 @@ public final class SparseRowUpdater {
 
     /**
      * @param table     {@code [N, width]}, updated in place
-     * @param rows      the row of each gradient row, duplicates allowed
-     * @param rowGrads  {@code [rows.length, width]}: gradient sums over the minibatch (DL4J's convention)
+     * @param grads     gradient contributions and their rows, duplicates allowed: sums over the minibatch (DL4J's
+     *                  convention)
      * @param updater   the configured updater: {@link Adam}, {@link Sgd} or {@link NoOp}
      * @param iteration completed iterations (Adam's bias correction uses iteration + 1)
      */
-    public void apply(INDArray table, int[] rows, INDArray rowGrads, IUpdater updater, int iteration, int epoch,
+    public void apply(INDArray table, RowGradients grads, IUpdater updater, int iteration, int epoch,
                       long minibatch) {
         if (updater instanceof NoOp) {
             return;
@@ -41,11 +41,15 @@ public final class SparseRowUpdater {
             throw new IllegalArgumentException("Sparse row updates support Adam, Sgd and NoOp, not "
                     + updater.getClass().getSimpleName() + "; configure one of those or use dense table updates");
         }
+        if (grads.width() != table.size(1)) {
+            throw new IllegalArgumentException("SparseRowUpdater: gradient width " + grads.width() + " for a table "
+                    + java.util.Arrays.toString(table.shape()));
+        }
         if (updater instanceof Adam && firstMoment == null) {
             firstMoment = Nd4j.zeros(table.dataType(), table.shape());
             secondMoment = Nd4j.zeros(table.dataType(), table.shape());
         }
-        INDArray grads = rowGrads.dup('c');
+        int[] rows = grads.rows();
         long[] order = new long[rows.length];                 // (row, position) pairs sorted: grouped by table row
         for (int i = 0; i < rows.length; i++) {
             order[i] = ((long) rows[i] << 32) | i;
@@ -56,12 +60,10 @@ public final class SparseRowUpdater {
         IntStream.of(0, 1).parallel().forEach(part -> {
             int from = part == 0 ? 0 : split;
             int to = part == 0 ? split : order.length;
-            int width = (int) table.size(1);
-            RowBuffer in = new RowBuffer(grads);
+            int width = grads.width();
             RowBuffer params = new RowBuffer(table);
             RowBuffer m = firstMoment == null ? null : new RowBuffer(firstMoment);
             RowBuffer v = secondMoment == null ? null : new RowBuffer(secondMoment);
-            double[] src = new double[width];
             double[] g = new double[width];
             double[] p = new double[width];
             double[] mr = new double[width];
@@ -70,10 +72,7 @@ public final class SparseRowUpdater {
                 int row = (int) (order[i] >>> 32);
                 Arrays.fill(g, 0);
                 for (; i < to && (int) (order[i] >>> 32) == row; i++) {
-                    in.get((int) order[i], src);
-                    for (int j = 0; j < width; j++) {
-                        g[j] += src[j];
-                    }
+                    grads.addTo((int) order[i], g);
                 }
                 params.get(row, p);
                 if (m == null) {
@@ -88,8 +87,9 @@ public final class SparseRowUpdater {
                 params.put(row, p);
             }
         });
-        Reference.reachabilityFence(grads);                   // NIO views do not keep their arrays alive
-        Reference.reachabilityFence(table);
+        Reference.reachabilityFence(table);                   // the row pointers do not keep the arrays alive
+        Reference.reachabilityFence(firstMoment);
+        Reference.reachabilityFence(secondMoment);
     }
 
     /** The first position at or after {@code p} that starts a new row group, so the two halves share no row. */

@@ -4,8 +4,10 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 
+import io.github.dl4jmoe.experts.HostArrays;
+import io.github.dl4jmoe.experts.PeerExperts;
 import io.github.dl4jmoe.experts.ProductKeySearch;
-import io.github.dl4jmoe.experts.RowSums;
+import io.github.dl4jmoe.experts.RowGradients;
 import io.github.dl4jmoe.experts.SparseRowUpdater;
 import io.github.dl4jmoe.ops.SdOps;
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
@@ -27,13 +29,16 @@ import org.nd4j.linalg.factory.Nd4j;
  *   q = norm(x W_q)                         per head, size dKey = [q1 | q2]               [n, h, dKey]
  *   s1 = q1 C1^T, s2 = q2 C2^T              half scores over sqrt(N) sub-keys each        [n*h, sqrt(N)]
  *   I = top-k of s1[i] + s2[j]              exact product-key search (host, O(sqrt N + c^2))
- *   g = softmax (or sigmoid) of the k selected scores, recomputed in the graph             [n*h, k]
+ *   g = softmax (or sigmoid) of the k selected scores                                      [n*h, k]
  *   f(x) = sum_heads sum_{i in I} g_i act(u_i . x) v_i                                     [n, nOut]
  * </pre>
- * The search runs in Java on the half scores; the {@code [tokens, N]} score matrix is never built. The retrieved rows
- * of the down (u) and up (v) tables enter the graph as host inputs, so their gradients are row gradients: with
- * {@link TableUpdates#SPARSE} (default) the layer applies them to the touched rows only (lazy Adam or SGD with the
- * layer's configured updater), while every other parameter follows DL4J's updater as usual.
+ * The query network and the half scores are a SameDiff graph. Everything after them runs in Java as the graph's host
+ * output ({@link LayerGraph#hostOutput}): the search on the half scores (the {@code [tokens, N]} score matrix is never
+ * built), the gates, and the experts on the retrieved rows of the down (u) and up (v) tables ({@link PeerExperts}).
+ * The table gradients are therefore row gradients: with {@link TableUpdates#SPARSE} (default) the layer applies them
+ * to the touched rows only (lazy Adam or SGD with the layer's configured updater), while every other parameter
+ * follows DL4J's updater as usual. The half scores receive the gate gradients at the selected sub-keys, through which
+ * the query network and both sub-key sets learn.
  */
 public class PeerLayer extends BaseMoeLayer {
 
@@ -50,10 +55,7 @@ public class PeerLayer extends BaseMoeLayer {
     /** Statistic: gate of each retrieved expert, {@code [n*h, k]}. */
     public static final String STAT_GATES = "gates";
 
-    private static final String HOST_KEYS_1 = "keys1";
-    private static final String HOST_KEYS_2 = "keys2";
-    private static final String HOST_DOWN_ROWS = "downRows";
-    private static final String HOST_UP_ROWS = "upRows";
+    private static final String HOST_OUTPUT = "expertOutput";
 
     /** Query normalisation before the key search. */
     public enum QueryNorm {
@@ -200,9 +202,7 @@ public class PeerLayer extends BaseMoeLayer {
     @Override
     public SDVariable defineTokens(LayerGraph g) {
         SameDiff sd = g.sd();
-        int root = subKeys();
         int half = keySize / 2;
-        int hk = heads * topK;
         SDVariable x = g.input();                                                       // [n, d]
         SDVariable q = normalise(g, x.mmul(g.param(W_QUERY)));                          // [n, h*dKey]
         SDVariable rows = sd.reshape(q, -1, keySize);                                   // [n*h, dKey], row t*h + head
@@ -210,98 +210,141 @@ public class PeerLayer extends BaseMoeLayer {
         SDVariable q2 = rows.get(SDIndex.all(), SDIndex.interval(half, keySize));
         SDVariable s1 = halfScores(sd, q1, g.param(SUB_KEYS_1));                       // [n*h, sqrt N]
         SDVariable s2 = halfScores(sd, q2, g.param(SUB_KEYS_2));
-
-        // Host: exact product-key search on the half scores, then each half's key rows of the retrieved experts.
-        SDVariable[] halfScores = {s1, s2};
-        g.hostInput(STAT_EXPERTS, DataType.INT32, new long[] {-1, topK}, ctx -> search(ctx.eval(halfScores), root),
-                null, true);                                                            // [n*h, k], expert ids
-        SDVariable keys1 = gatheredRows(g, HOST_KEYS_1, SUB_KEYS_1, half, ctx -> keyRows(ctx.hostValue(STAT_EXPERTS), true));
-        SDVariable keys2 = gatheredRows(g, HOST_KEYS_2, SUB_KEYS_2, half, ctx -> keyRows(ctx.hostValue(STAT_EXPERTS), false));
-
-        // Differentiable scores of the selected keys: q1 . C1[i] + q2 . C2[j], as batched products.
-        SDVariable score = keys1.mmul(sd.expandDims(q1, 2)).add(keys2.mmul(sd.expandDims(q2, 2)))
-                .reshape(-1, topK);                                                        // [n*h, k]
-        SDVariable gates = gate == Gate.SOFTMAX ? sd.nn.softmax(score, 1) : sd.nn.sigmoid(score);
-        g.addStatistic(STAT_GATES, gates);
-
-        SparseRowUpdater downUpdater = new SparseRowUpdater();
-        SparseRowUpdater upUpdater = new SparseRowUpdater();
-        SDVariable u = g.hostInput(HOST_DOWN_ROWS, x.dataType(), new long[] {-1, hk, nIn},
-                ctx -> expertRows(ctx, DOWN), (ctx, grad) -> tableGradient(ctx, DOWN, grad, downUpdater), false);
-        SDVariable v = g.hostInput(HOST_UP_ROWS, x.dataType(), new long[] {-1, hk, nOut},
-                ctx -> expertRows(ctx, UP), (ctx, grad) -> tableGradient(ctx, UP, grad, upUpdater), false);
-
-        SDVariable pre = u.mmul(sd.expandDims(x, 2));                                   // [n, h*k, 1]
-        SDVariable act = activation.apply(sd, pre, null);
-        SDVariable weighted = act.mul(sd.reshape(gates, -1, hk, 1));                    // [n, h*k, 1]
-        SDVariable out = sd.permute(weighted, 0, 2, 1).mmul(v);                         // [n, 1, nOut]
-        return sd.reshape(out, -1, nOut);
+        return g.hostOutput(HOST_OUTPUT, nOut, new Experts(), new SDVariable[] {x, q}, s1, s2);
     }
 
-    /** Product-key search per query row: expert ids {@code [n*h, k]}, best first. */
-    private INDArray search(INDArray[] halfScores, int root) {
-        int queries = (int) halfScores[0].size(0);
-        int[] ids = ProductKeySearch.search(asDoubles(halfScores[0]), asDoubles(halfScores[1]), queries, root,
-                candidates, topK);
-        return Nd4j.createFromArray(ids).reshape(queries, topK);
-    }
-
-    /** Bulk copy (INDArray.data().asDouble() reads element by element through an indexer). */
-    private static double[] asDoubles(INDArray a) {
-        double[] out = new double[(int) a.length()];
-        INDArray doubles = a.castTo(DataType.DOUBLE).dup('c');
-        doubles.data().asNioDouble().get(out);
-        java.lang.ref.Reference.reachabilityFence(doubles);   // the NIO view does not keep the array alive
-        return out;
-    }
-
-    /** Row of each retrieved expert's key in the first (i = id / sqrt N) or second (j = id % sqrt N) key table. */
-    private int[] keyRows(INDArray experts, boolean first) {
-        int root = subKeys();
-        int[] ids = experts.reshape(-1).toIntVector();
-        int[] rows = new int[ids.length];
-        for (int p = 0; p < ids.length; p++) {
-            int key = first ? ids[p] / root : ids[p] % root;
-            int head = (p / topK) % heads;                                           // query row = token * h + head
-            rows[p] = sharedKeys ? key : head * root + key;
-        }
-        return rows;
-    }
-
-    /** The retrieved experts' rows of table {@code key}, {@code [n, h*k, width]}. */
-    private INDArray expertRows(HostContext ctx, String key) {
-        INDArray table = ctx.param(key);
-        return Nd4j.pullRows(table, 1, ctx.hostValue(STAT_EXPERTS).reshape(-1).toIntVector())
-                .reshape(-1, (long) heads * topK, table.size(1));
-    }
-
-    /** Applies (sparse) or reports (dense) the gradient of the retrieved rows of table {@code key}. */
-    private void tableGradient(HostContext ctx, String key, INDArray rowGrads, SparseRowUpdater sparse) {
-        int[] ids = ctx.hostValue(STAT_EXPERTS).reshape(-1).toIntVector();
-        INDArray grads = rowGrads.reshape(ids.length, rowGrads.size(2));
-        if (tableUpdates == TableUpdates.SPARSE) {
-            sparse.apply(ctx.param(key), ids, grads, ctx.configuredUpdater(key), ctx.iteration(), ctx.epoch(),
-                    ctx.minibatch());
-        } else {
-            ctx.gradient(key).assign(RowSums.sum(grads, ids, (int) numExperts));
-        }
+    /** What the forward pass keeps for the backward pass: expert ids and gates ({@code [n*h*k]} each), activations. */
+    private record Retrieval(int[] experts, double[] gates, PeerExperts.Forward forward) {
     }
 
     /**
-     * A host input holding rows of a small, densely updated table (the sub-keys), {@code [n*h, k, width]}; its
-     * gradient is summed back into the table's gradient.
+     * Everything after the half scores, in Java: the product-key search, the gates over each head's k scores
+     * {@code s1[i] + s2[j]}, and the experts {@code f(x) = sum_p g_p act(u_p . x) v_p} on the retrieved rows
+     * ({@link PeerExperts}). Inputs: the tokens {@code [n, d]} and normalised queries {@code [n, h*dKey]}
+     * (differentiable), and both half scores {@code [n*h, sqrt N]} (read only, for the search).
+     *
+     * <p>Backward: a selected score {@code q1 . C1[i] + q2 . C2[j]} sends its gradient to the query halves and the two
+     * sub-key rows it used, k rows per query instead of a dense {@code [n*h, sqrt N]} product; the sub-key gradients
+     * are reported densely (the sub-key tables are small), the expert-table gradients are applied to the retrieved
+     * rows ({@link TableUpdates#SPARSE}) or reported densely.
      */
-    private static SDVariable gatheredRows(LayerGraph g, String name, String tableKey, int width,
-                                           java.util.function.Function<HostContext, int[]> rowsOf) {
-        return g.hostInput(name, g.input().dataType(), new long[] {-1, -1, width},
-                ctx -> {
-                    int[] rows = rowsOf.apply(ctx);
-                    INDArray experts = ctx.hostValue(STAT_EXPERTS);
-                    return Nd4j.pullRows(ctx.param(tableKey), 1, rows).reshape(experts.size(0), experts.size(1), width);
-                },
-                (ctx, grad) -> ctx.gradient(tableKey).assign(RowSums.sum(grad.reshape(-1, width), rowsOf.apply(ctx),
-                        (int) ctx.param(tableKey).size(0))),
-                false);
+    private final class Experts implements LayerGraph.HostFunction {
+        private final SparseRowUpdater downUpdater = new SparseRowUpdater();
+        private final SparseRowUpdater upUpdater = new SparseRowUpdater();
+
+        @Override
+        public LayerGraph.HostResult forward(HostContext ctx, INDArray[] inputs) {
+            INDArray x = inputs[0];
+            int queries = (int) inputs[2].size(0);
+            ProductKeySearch.Result found = ProductKeySearch.search(HostArrays.toDoubles(inputs[2]),
+                    HostArrays.toDoubles(inputs[3]), queries, subKeys(), candidates, topK);
+            double[] gates = gate(found.scores());
+            PeerExperts.Forward forward = experts(ctx, found.keys()).forward(HostArrays.toDoubles(x), gates);
+            Map<String, INDArray> stats = Map.of(
+                    STAT_EXPERTS, Nd4j.createFromArray(found.keys()).reshape(queries, topK),
+                    STAT_GATES, HostArrays.fromDoubles(gates, x.dataType(), queries, topK));
+            return new LayerGraph.HostResult(HostArrays.fromDoubles(forward.output(), x.dataType(), x.size(0), nOut),
+                    new Retrieval(found.keys(), gates, forward), stats);
+        }
+
+        @Override
+        public INDArray[] backward(HostContext ctx, INDArray[] inputs, Object saved, INDArray outputGradient) {
+            Retrieval r = (Retrieval) saved;
+            PeerExperts.Gradients grads = experts(ctx, r.experts()).backward(HostArrays.toDoubles(inputs[0]),
+                    r.gates(), r.forward(), HostArrays.toDoubles(outputGradient));
+            tableGradient(ctx, DOWN, grads.down(), downUpdater);
+            tableGradient(ctx, UP, grads.up(), upUpdater);
+            double[] scoreGrads = gateBackward(r.gates(), grads.gates());
+            double[] queryGrads = keyBackward(ctx, r.experts(), scoreGrads, HostArrays.toDoubles(inputs[1]));
+            DataType type = inputs[0].dataType();
+            return new INDArray[] {HostArrays.fromDoubles(grads.input(), type, inputs[0].shape()),
+                    HostArrays.fromDoubles(queryGrads, type, inputs[1].shape())};
+        }
+
+        /**
+         * Gradients of the selected scores {@code q1[row] . C1[i] + q2[row] . C2[j]}: returns dL/dq
+         * ({@code [n*h, dKey]} row-major) and writes dL/dC1, dL/dC2 into the sub-key gradients.
+         */
+        private double[] keyBackward(HostContext ctx, int[] ids, double[] scoreGrads, double[] q) {
+            int root = subKeys();
+            int half = keySize / 2;
+            double[] keys1 = HostArrays.toDoubles(ctx.param(SUB_KEYS_1));
+            double[] keys2 = HostArrays.toDoubles(ctx.param(SUB_KEYS_2));
+            double[] keyGrads1 = new double[keys1.length];
+            double[] keyGrads2 = new double[keys2.length];
+            double[] queryGrads = new double[q.length];
+            for (int p = 0; p < ids.length; p++) {
+                int row = p / topK;                                        // query row = token * h + head
+                int offset = sharedKeys ? 0 : (row % heads) * root;
+                int key1 = (offset + ids[p] / root) * half;
+                int key2 = (offset + ids[p] % root) * half;
+                double grad = scoreGrads[p];
+                for (int c = 0; c < half; c++) {
+                    queryGrads[row * keySize + c] += grad * keys1[key1 + c];
+                    queryGrads[row * keySize + half + c] += grad * keys2[key2 + c];
+                    keyGrads1[key1 + c] += grad * q[row * keySize + c];
+                    keyGrads2[key2 + c] += grad * q[row * keySize + half + c];
+                }
+            }
+            INDArray k1 = ctx.param(SUB_KEYS_1);
+            ctx.gradient(SUB_KEYS_1).assign(HostArrays.fromDoubles(keyGrads1, k1.dataType(), k1.shape()));
+            ctx.gradient(SUB_KEYS_2).assign(HostArrays.fromDoubles(keyGrads2, k1.dataType(), k1.shape()));
+            return queryGrads;
+        }
+
+        private PeerExperts experts(HostContext ctx, int[] ids) {
+            return new PeerExperts(ctx.param(DOWN), ctx.param(UP), ids, heads * topK, activation);
+        }
+
+        /** Gates from the selected scores, per query over its k experts: softmax (the paper) or sigmoid. */
+        private double[] gate(double[] scores) {
+            double[] gates = new double[scores.length];
+            for (int from = 0; from < scores.length; from += topK) {
+                if (gate == Gate.SIGMOID) {
+                    for (int p = from; p < from + topK; p++) {
+                        gates[p] = 1 / (1 + Math.exp(-scores[p]));
+                    }
+                    continue;
+                }
+                double max = scores[from];                               // scores are sorted, best first
+                double sum = 0;
+                for (int p = from; p < from + topK; p++) {
+                    gates[p] = Math.exp(scores[p] - max);
+                    sum += gates[p];
+                }
+                for (int p = from; p < from + topK; p++) {
+                    gates[p] /= sum;
+                }
+            }
+            return gates;
+        }
+
+        /** dL/dscore from dL/dgate: {@code g (dg - sum g dg)} for softmax, {@code dg g (1 - g)} for sigmoid. */
+        private double[] gateBackward(double[] gates, double[] gateGrads) {
+            double[] out = new double[gates.length];
+            for (int from = 0; from < gates.length; from += topK) {
+                double dot = 0;
+                for (int p = from; p < from + topK; p++) {
+                    dot += gates[p] * gateGrads[p];
+                }
+                for (int p = from; p < from + topK; p++) {
+                    out[p] = gate == Gate.SIGMOID ? gateGrads[p] * gates[p] * (1 - gates[p])
+                            : gates[p] * (gateGrads[p] - dot);
+                }
+            }
+            return out;
+        }
+
+        /** Applies (sparse) or reports (dense) the gradient of the retrieved rows of table {@code key}. */
+        private void tableGradient(HostContext ctx, String key, RowGradients grads, SparseRowUpdater sparse) {
+            INDArray table = ctx.param(key);
+            if (tableUpdates == TableUpdates.SPARSE) {
+                sparse.apply(table, grads, ctx.configuredUpdater(key), ctx.iteration(), ctx.epoch(), ctx.minibatch());
+            } else {
+                ctx.gradient(key).assign(HostArrays.fromDoubles(grads.denseSum((int) numExperts), table.dataType(),
+                        table.shape()));
+            }
+        }
     }
 
     private SDVariable normalise(LayerGraph g, SDVariable q) {

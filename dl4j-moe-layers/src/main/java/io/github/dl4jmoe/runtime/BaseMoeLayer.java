@@ -70,8 +70,8 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
     }
 
     /**
-     * Keys of parameters that the layer updates itself (sparse row updates from a host gradient sink, see
-     * {@link LayerGraph#hostInput}): DL4J sees a NoOp updater, no regularization and no minibatch division for them.
+     * Keys of parameters that the layer updates itself (sparse row updates by a host function, see
+     * {@link LayerGraph#hostOutput}): DL4J sees a NoOp updater, no regularization and no minibatch division for them.
      */
     public Set<String> hostUpdatedParamKeys() {
         return Collections.emptySet();

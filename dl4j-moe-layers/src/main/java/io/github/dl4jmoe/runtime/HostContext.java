@@ -1,32 +1,22 @@
 package io.github.dl4jmoe.runtime;
 
-import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.learning.config.IUpdater;
 
 /**
- * What a host computation (Java code run between graph evaluations, see {@link LayerGraph#hostInput}) can read and
- * write during one pass of a layer.
+ * What a {@link LayerGraph.HostFunction} (Java code computing a layer's output, see {@link LayerGraph#hostOutput}) can
+ * read and write during one pass of a layer.
  */
 public interface HostContext {
-
-    /** The layer's tokens for this pass, {@code [n, nIn]}. */
-    INDArray tokens();
 
     /** A parameter's live array (a view into the network's parameter vector). */
     INDArray param(String key);
 
-    /** A parameter's gradient array, to be filled by host gradient sinks that report dense gradients. */
+    /** A parameter's gradient array, zeroed before each backward pass, for gradients the graph does not compute. */
     INDArray gradient(String key);
 
     /** The updater configured for a parameter (before any NoOp substitution for host-updated parameters). */
     IUpdater configuredUpdater(String key);
-
-    /** The value of a host input computed earlier in this pass. */
-    INDArray hostValue(String name);
-
-    /** Evaluates graph variables (in one run) for this pass's input and the host inputs computed so far. */
-    INDArray[] eval(SDVariable... variables);
 
     boolean training();
 

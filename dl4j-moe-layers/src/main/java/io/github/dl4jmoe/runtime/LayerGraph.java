@@ -7,7 +7,6 @@ import java.util.Set;
 import java.util.function.Supplier;
 
 import io.github.dl4jmoe.ops.SdOps;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -25,6 +24,7 @@ import org.nd4j.autodiff.samediff.SameDiff;
  *   <li>state updates: new values for non-trainable parameters, written after every training step;</li>
  *   <li>statistics: arrays read after every forward pass (routing statistics, for example).</li>
  * </ul>
+ * or compute the output itself in Java with {@link #hostOutput}.
  */
 public final class LayerGraph {
 
@@ -39,7 +39,7 @@ public final class LayerGraph {
     private final Map<String, AuxLoss> auxLosses = new LinkedHashMap<>();
     private final Map<String, SDVariable> stateUpdates = new LinkedHashMap<>();
     private final Map<String, SDVariable> statistics = new LinkedHashMap<>();
-    private final Map<String, HostInput> hostInputs = new LinkedHashMap<>();
+    private HostOutput hostOutput;
 
     /** An auxiliary loss term: {@code coefficient * value} joins the objective. */
     public record AuxLoss(SDVariable value, double coefficient) {
@@ -58,13 +58,48 @@ public final class LayerGraph {
     }
 
     /**
-     * A placeholder filled by Java code.
-     *
-     * @param gradientSink null when no gradient is needed
-     * @param statistic    whether the value is published with the layer's statistics after each pass
+     * Java code that computes a layer's output from graph values, with its own backward pass: for work a SameDiff
+     * graph on M2.1 does badly, such as searches (product-key retrieval) or row gathers from tables too large for
+     * dense gradients.
      */
-    public record HostInput(SDVariable placeholder, HostComputation computation, HostGradient gradientSink,
-                            boolean statistic) {
+    public interface HostFunction {
+        /**
+         * @param inputs the values of the declared inputs for this pass
+         */
+        HostResult forward(HostContext context, INDArray[] inputs);
+
+        /**
+         * Called once per training step, before the graph's own backward pass. It may also apply or report gradients
+         * of parameters the function reads ({@link HostContext#gradient}), which the graph does not see.
+         *
+         * @param inputs         the values {@link #forward} received in the matching forward pass
+         * @param saved          what that forward pass saved
+         * @param outputGradient dL/d(output), {@code [tokens, nOut]}
+         * @return dL/d(inputs[i]) for each differentiable input, of its shape
+         */
+        INDArray[] backward(HostContext context, INDArray[] inputs, Object saved, INDArray outputGradient);
+    }
+
+    /**
+     * One forward pass of a {@link HostFunction}.
+     *
+     * @param output     the layer's output, {@code [tokens, nOut]}
+     * @param saved      anything the backward pass needs (the retrieved expert ids, say); may be null
+     * @param statistics published with the layer's statistics after the pass
+     */
+    public record HostResult(INDArray output, Object saved, Map<String, INDArray> statistics) {
+    }
+
+    /**
+     * A layer output computed by a {@link HostFunction}.
+     *
+     * @param value     placeholder holding the forward value
+     * @param output    what {@code defineTokens} returns (an identity of {@code value})
+     * @param inputs    graph variables the function reads, differentiable ones first
+     * @param gradients placeholders holding dL/d(inputs[i]) of the differentiable inputs during backprop
+     */
+    public record HostOutput(SDVariable value, SDVariable output, HostFunction function, SDVariable[] inputs,
+                             SDVariable[] gradients) {
     }
 
     LayerGraph(SameDiff sd, SDVariable input, Map<String, SDVariable> params, Set<String> stateKeys,
@@ -142,28 +177,41 @@ public final class LayerGraph {
     }
 
     /**
-     * Declares a placeholder that the runtime fills before each pass by running {@code computation}, which may
-     * evaluate graph variables defined so far ({@link HostContext#eval}). Use it for what SameDiff on M2.1 cannot do
-     * well: searches (product-key retrieval), and row gathers from tables too large for dense gradients. With a
-     * {@code gradientSink}, the objective's gradient with respect to the placeholder is computed in each backward pass
-     * and handed to the sink, which can turn it into sparse parameter updates or dense gradients.
+     * Declares that the layer's output is computed by Java code from graph variables (for example the input and
+     * retrieval scores), and returns the variable {@code defineTokens} must return. In each pass the runtime
+     * evaluates the inputs and runs {@code function.forward}; in backprop it hands the function dL/d(output) first,
+     * and the gradients it returns enter the objective as {@code sum(input_i * gradient_i)}, so they flow on through
+     * the graph. Use it where a graph formulation would materialise tensors far larger than the work (PEER's
+     * retrieved expert rows).
      *
-     * @param shape placeholder shape, -1 for dynamic dimensions
+     * @param differentiable rank-2 graph variables ({@link #input()} included) the function reads and returns
+     *                       gradients for
+     * @param readOnly       graph variables it only reads (no gradient flows back through them); the function
+     *                       receives all inputs, differentiable ones first
      */
-    public SDVariable hostInput(String name, DataType type, long[] shape, HostComputation computation,
-                                HostGradient gradientSink, boolean statistic) {
-        requireNew(hostInputs, name, "host input");
-        if (gradientSink != null && !type.isFPType()) {
-            throw new IllegalStateException(layerDescription + ": host input '" + name + "' of type " + type
-                    + " cannot receive a gradient");
+    public SDVariable hostOutput(String name, long width, HostFunction function, SDVariable[] differentiable,
+                                 SDVariable... readOnly) {
+        if (hostOutput != null) {
+            throw new IllegalStateException(layerDescription + ": a layer has at most one host output");
         }
-        SDVariable placeholder = sd.placeHolder(name, type, shape);
-        hostInputs.put(name, new HostInput(placeholder, computation, gradientSink, statistic));
-        return placeholder;
+        if (differentiable.length == 0) {
+            throw new IllegalStateException(layerDescription + ": a host output needs a differentiable graph input");
+        }
+        SDVariable value = sd.placeHolder(name, input.dataType(), -1, width);
+        SDVariable[] gradients = new SDVariable[differentiable.length];
+        for (int i = 0; i < differentiable.length; i++) {
+            gradients[i] = sd.placeHolder(name + "Grad" + i, input.dataType(), -1, -1);
+        }
+        SDVariable[] inputs = new SDVariable[differentiable.length + readOnly.length];
+        System.arraycopy(differentiable, 0, inputs, 0, differentiable.length);
+        System.arraycopy(readOnly, 0, inputs, differentiable.length, readOnly.length);
+        hostOutput = new HostOutput(value, sd.identity(value), function, inputs, gradients);
+        return hostOutput.output();
     }
 
-    Map<String, HostInput> hostInputs() {
-        return Collections.unmodifiableMap(hostInputs);
+    /** The host output, or null. */
+    HostOutput hostOutput() {
+        return hostOutput;
     }
 
     Map<String, AuxLoss> auxLosses() {

@@ -34,7 +34,9 @@ import org.nd4j.linalg.learning.regularization.Regularization;
  * This runtime instead names an explicit loss,
  * <pre>  L = sum(output * epsilon) + auxScale * sum_j coefficient_j * aux_j</pre>
  * where {@code epsilon} is dL/d(output) from the layer above, fed as a placeholder. Its gradient with respect to
- * parameters and input is exactly the chain rule's {@code J^T epsilon} plus the auxiliary terms.
+ * parameters and input is exactly the chain rule's {@code J^T epsilon} plus the auxiliary terms. A layer whose output
+ * is computed in Java ({@link LayerGraph#hostOutput}) backpropagates epsilon itself first; the first term is then
+ * {@code sum_i sum(input_i * gradient_i)} over the host function's graph inputs, with the same gradients.
  *
  * <h2>Auxiliary losses</h2>
  * DL4J's loss gradients are sums over the minibatch and the updater divides by the minibatch size, while the score is
@@ -59,8 +61,8 @@ public class MoeLayerRuntime extends SameDiffLayer {
     private static final String SAMEDIFF_CHATTER = "Added differentiated op ";
 
     private LayerGraph graph;
-    /** Host inputs of the latest training forward pass, reused by the backward pass that follows it. */
-    private HostCache hostCache;
+    /** The host output's latest training forward pass, reused by the backward pass that follows it. */
+    private HostPass hostPass;
     private double lastAuxScore;
     private Map<String, INDArray> lastStatistics = Collections.emptyMap();
 
@@ -95,13 +97,21 @@ public class MoeLayerRuntime extends SameDiffLayer {
                 result = rows.toLayerShape(Nd4j.create(dataType, 0, config().getNOut()), config().getNOut());
             } else {
                 ensureGraph();
-                List<String> outputs = new ArrayList<>();
-                outputs.add(outputKey);
-                outputs.addAll(auxAndStatisticNames());
                 Map<String, INDArray> ph = placeholders(rows, training, null);
-                Map<String, INDArray> out = sameDiff.output(ph, outputs);
-                record(out);
-                recordHostStatistics(ph);
+                Map<String, INDArray> out = new LinkedHashMap<>();
+                List<String> outputs = auxAndStatisticNames();
+                HostPass pass = null;
+                if (graph.hostOutput() == null) {
+                    outputs.add(outputKey);
+                } else {
+                    pass = hostForward(ph, training, rows.minibatch());
+                    hostPass = training ? pass : null;
+                    out.put(outputKey, pass.result().output());
+                }
+                if (!outputs.isEmpty()) {
+                    out.putAll(sameDiff.output(ph, outputs));
+                }
+                record(out, pass);
                 result = rows.toLayerShape(out.get(outputKey), config().getNOut());
                 sameDiff.clearPlaceholders(true);
                 sameDiff.clearOpInputs();
@@ -118,9 +128,11 @@ public class MoeLayerRuntime extends SameDiffLayer {
         INDArray inputGradient;
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             TokenRows rows = tokenRows();
+            // zero first: state, parameters this configuration does not use, and those only host code updates
+            gradTable.values().forEach(g -> g.assign(0));
+
             if (rows.count() == 0) {
                 recordNoTokens();
-                gradTable.values().forEach(g -> g.assign(0));
                 inputGradient = Nd4j.zeros(input.dataType(), input.shape());
             } else {
                 ensureGraph();
@@ -132,27 +144,37 @@ public class MoeLayerRuntime extends SameDiffLayer {
                 List<String> wrt = new ArrayList<>();
                 wrt.add(INPUT_KEY);
                 wrt.addAll(trainableKeys());
-                wrt.addAll(hostGradientNames());
-                Map<String, INDArray> ph = placeholders(rows, true, rows.toTokens(epsilon));
-                hostCache = null;                    // used at most once: do not hold the gathered rows any longer
+                INDArray epsilonTokens = rows.toTokens(epsilon).castTo(dataType);
+                Map<String, INDArray> ph = placeholders(rows, true, epsilonTokens);
+                HostPass pass = null;
+                LayerGraph.HostOutput hostOutput = graph.hostOutput();
+                if (hostOutput != null) {
+                    // the training forward pass of this very input is reused: no second search
+                    pass = hostPass != null && hostPass.matches(input, getIterationCount()) ? hostPass
+                            : hostForward(ph, true, rows.minibatch());
+                    hostPass = null;                 // used at most once: do not hold its arrays any longer
+                    INDArray[] inputGrads = hostOutput.function().backward(new Host(true, rows.minibatch()),
+                            pass.inputs(), pass.result().saved(), epsilonTokens);
+
+                    if (inputGrads.length != hostOutput.gradients().length) {
+                        throw new IllegalStateException(config().describe() + ": host backward returned "
+                                + inputGrads.length + " gradients for " + hostOutput.gradients().length
+                                + " differentiable inputs");
+                    }
+                    for (int i = 0; i < inputGrads.length; i++) {
+                        ph.put(hostOutput.gradients()[i].name(), inputGrads[i].castTo(dataType));
+                    }
+                }
                 OutAndGrad result = sameDiff.calculateGradientsAndOutputs(ph, outputs, wrt);
+
                 Map<String, INDArray> grads = result.getGradients();
                 for (Map.Entry<String, INDArray> e : gradTable.entrySet()) {
                     INDArray g = grads.get(e.getKey());
-                    if (g == null) {
-                        e.getValue().assign(0); // state, or a parameter this configuration does not use
-                    } else {
+                    if (g != null) {
                         e.getValue().assign(g);
                     }
                 }
-                record(result.getOutputs());
-                recordHostStatistics(ph);
-                Host host = new Host(ph, true, rows.minibatch());
-                graph.hostInputs().forEach((name, h) -> {
-                    if (h.gradientSink() != null) {
-                        h.gradientSink().accept(host, grads.get(name));
-                    }
-                });
+                record(result.getOutputs(), pass);
                 graph.stateUpdates().forEach((key, v) -> paramTable.get(key).assign(result.getOutputs().get(v.name())));
                 inputGradient = rows.toLayerShape(grads.get(INPUT_KEY), config().getNIn());
                 sameDiff.clearPlaceholders(true);
@@ -198,22 +220,8 @@ public class MoeLayerRuntime extends SameDiffLayer {
         Map<String, INDArray> ph = new LinkedHashMap<>();
         ph.put(INPUT_KEY, rows.tokens().castTo(dataType));
         ph.put(TRAINING_KEY, Nd4j.scalar(dataType, training ? 1.0 : 0.0));
-        if (!graph.hostInputs().isEmpty()) {
-            if (epsilonTokens != null && hostCache != null && hostCache.matches(input, getIterationCount())) {
-                ph.putAll(hostCache.values());      // backprop right after the training forward pass of this input
-            } else {
-                Host host = new Host(ph, training, rows.minibatch());
-                Map<String, INDArray> values = new LinkedHashMap<>();
-                graph.hostInputs().forEach((name, h) -> {
-                    INDArray value = h.computation().compute(host);
-                    values.put(name, value);
-                    ph.put(name, value);
-                });
-                hostCache = training && epsilonTokens == null ? new HostCache(input, getIterationCount(), values) : null;
-            }
-        }
         if (epsilonTokens != null) {
-            ph.put(EPSILON_KEY, epsilonTokens.castTo(dataType));
+            ph.put(EPSILON_KEY, epsilonTokens);
         }
         if (epsilonTokens != null && !graph.auxLosses().isEmpty()) {
             double auxScale = conf().isMiniBatch() ? rows.minibatch() : 1.0;
@@ -222,20 +230,37 @@ public class MoeLayerRuntime extends SameDiffLayer {
         return ph;
     }
 
+    /** Evaluates the host output's inputs (one graph run) and runs its forward pass; the value joins {@code ph}. */
+    private HostPass hostForward(Map<String, INDArray> ph, boolean training, long minibatch) {
+        LayerGraph.HostOutput hostOutput = graph.hostOutput();
+        SDVariable[] inputs = hostOutput.inputs();
+        Map<String, INDArray> known = new LinkedHashMap<>(ph);
+        known.remove(EPSILON_KEY);
+        known.remove(AUX_SCALE_KEY);
+        List<String> names = new ArrayList<>();
+        for (SDVariable v : inputs) {
+            if (!v.isPlaceHolder()) {
+                names.add(v.name());
+            }
+        }
+        Map<String, INDArray> evaluated = names.isEmpty() ? Map.of() : sameDiff.output(known, names);
+
+        INDArray[] values = new INDArray[inputs.length];
+        for (int i = 0; i < inputs.length; i++) {
+            values[i] = inputs[i].isPlaceHolder() ? ph.get(inputs[i].name()) : evaluated.get(inputs[i].name());
+        }
+        LayerGraph.HostResult result = hostOutput.function().forward(new Host(training, minibatch), values);
+
+        INDArray output = result.output().castTo(dataType);
+        ph.put(hostOutput.value().name(), output);
+        return new HostPass(input, getIterationCount(), values,
+                new LayerGraph.HostResult(output, result.saved(), result.statistics()));
+    }
+
     private List<String> trainableKeys() {
         List<String> keys = new ArrayList<>(paramTable.keySet());
         keys.removeIf(config()::isSelfManaged);
         return keys;
-    }
-
-    private List<String> hostGradientNames() {
-        List<String> names = new ArrayList<>();
-        graph.hostInputs().forEach((name, h) -> {
-            if (h.gradientSink() != null) {
-                names.add(name);
-            }
-        });
-        return names;
     }
 
     /** Host-updated parameters' gradients are not gradients DL4J should average: the layer applied them already. */
@@ -251,7 +276,7 @@ public class MoeLayerRuntime extends SameDiffLayer {
         return names;
     }
 
-    private void record(Map<String, INDArray> outputs) {
+    private void record(Map<String, INDArray> outputs, HostPass pass) {
         double aux = 0.0;
         for (LayerGraph.AuxLoss a : graph.auxLosses().values()) {
             aux += a.coefficient() * outputs.get(a.value().name()).getDouble(0);
@@ -259,48 +284,30 @@ public class MoeLayerRuntime extends SameDiffLayer {
         lastAuxScore = aux;
         Map<String, INDArray> stats = new LinkedHashMap<>();
         graph.statistics().forEach((name, v) -> stats.put(name, outputs.get(v.name()).dup()));
-        lastStatistics = Collections.unmodifiableMap(stats);
-    }
-
-    /** Adds the host inputs marked as statistics (their values are fresh arrays each pass: no copy). */
-    private void recordHostStatistics(Map<String, INDArray> placeholders) {
-        if (graph.hostInputs().values().stream().noneMatch(LayerGraph.HostInput::statistic)) {
-            return;
+        if (pass != null && pass.result().statistics() != null) {
+            stats.putAll(pass.result().statistics());     // fresh arrays each pass: no copy
         }
-        Map<String, INDArray> stats = new LinkedHashMap<>(lastStatistics);
-        graph.hostInputs().forEach((name, h) -> {
-            if (h.statistic()) {
-                stats.put(name, placeholders.get(name));
-            }
-        });
         lastStatistics = Collections.unmodifiableMap(stats);
     }
 
     /**
-     * Host values are a function of the input and the parameters; within one training step (same input array, same
-     * iteration) the backward pass can reuse those of the forward pass instead of searching and gathering again.
+     * A host output's forward pass: its inputs' values and result. They are a function of the input and the
+     * parameters, so within one training step (same input array, same iteration) the backward pass reuses them.
      */
-    private record HostCache(INDArray input, int iteration, Map<String, INDArray> values) {
+    private record HostPass(INDArray input, int iteration, INDArray[] inputs, LayerGraph.HostResult result) {
         boolean matches(INDArray currentInput, int currentIteration) {
             return input == currentInput && iteration == currentIteration;
         }
     }
 
-    /** The {@link HostContext} of one pass: reads the placeholders computed so far. */
+    /** The {@link HostContext} of one pass. */
     private final class Host implements HostContext {
-        private final Map<String, INDArray> placeholders;
         private final boolean training;
         private final long minibatch;
 
-        Host(Map<String, INDArray> placeholders, boolean training, long minibatch) {
-            this.placeholders = placeholders;
+        Host(boolean training, long minibatch) {
             this.training = training;
             this.minibatch = minibatch;
-        }
-
-        @Override
-        public INDArray tokens() {
-            return placeholders.get(INPUT_KEY);
         }
 
         @Override
@@ -316,28 +323,6 @@ public class MoeLayerRuntime extends SameDiffLayer {
         @Override
         public org.nd4j.linalg.learning.config.IUpdater configuredUpdater(String key) {
             return config().configuredUpdater(key);
-        }
-
-        @Override
-        public INDArray hostValue(String name) {
-            return placeholders.get(name);
-        }
-
-        @Override
-        public INDArray[] eval(SDVariable... variables) {
-            Map<String, INDArray> known = new LinkedHashMap<>(placeholders);
-            known.remove(EPSILON_KEY);
-            known.remove(AUX_SCALE_KEY);
-            List<String> names = new ArrayList<>();
-            for (SDVariable v : variables) {
-                names.add(v.name());
-            }
-            Map<String, INDArray> out = sameDiff.output(known, names);
-            INDArray[] values = new INDArray[variables.length];
-            for (int i = 0; i < values.length; i++) {
-                values[i] = out.get(names.get(i));
-            }
-            return values;
         }
 
         @Override
@@ -387,10 +372,7 @@ public class MoeLayerRuntime extends SameDiffLayer {
             }
         }, true));
         try {
-            List<String> wrt = new ArrayList<>();
-            wrt.add(INPUT_KEY);
-            wrt.addAll(hostGradientNames());
-            sameDiff.createGradFunction(wrt.toArray(new String[0]));
+            sameDiff.createGradFunction(INPUT_KEY);
         } finally {
             System.setOut(original);
         }
@@ -417,7 +399,20 @@ public class MoeLayerRuntime extends SameDiffLayer {
         }
 
         SDVariable epsilon = sd.placeHolder(EPSILON_KEY, dataType, -1, config.getNOut());
-        SDVariable objective = out.mul(epsilon).sum();
+        SDVariable objective;
+        LayerGraph.HostOutput hostOutput = g.hostOutput();
+        if (hostOutput == null) {
+            objective = out.mul(epsilon).sum();
+        } else {
+            if (out != hostOutput.output()) {
+                throw new IllegalStateException(config.describe() + ": defineTokens must return its host output");
+            }
+            objective = null;                 // the host backward pass turned epsilon into its inputs' gradients
+            for (int i = 0; i < hostOutput.gradients().length; i++) {
+                SDVariable term = hostOutput.inputs()[i].mul(hostOutput.gradients()[i]).sum();
+                objective = objective == null ? term : objective.add(term);
+            }
+        }
         if (!g.auxLosses().isEmpty()) {
             SDVariable auxScale = sd.placeHolder(AUX_SCALE_KEY, dataType);
             SDVariable aux = null;

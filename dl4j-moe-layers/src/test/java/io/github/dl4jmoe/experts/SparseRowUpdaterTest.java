@@ -38,7 +38,7 @@ class SparseRowUpdaterTest {
         INDArray table = tableView(type);
         INDArray before = table.dup();
         INDArray grads = Nd4j.rand(type, ROWS.length, 3);
-        new SparseRowUpdater().apply(table, ROWS, grads, new Sgd(0.5), 0, 0, MINIBATCH);
+        new SparseRowUpdater().apply(table, RowGradients.of(ROWS, grads), new Sgd(0.5), 0, 0, MINIBATCH);
         double[][] sums = gradientSums(grads);
         for (int r = 0; r < 8; r++) {
             for (int j = 0; j < 3; j++) {
@@ -60,7 +60,7 @@ class SparseRowUpdaterTest {
         for (int step = 0; step < 2; step++) {
             INDArray grads = Nd4j.rand(type, ROWS.length, 3).subi(0.5);
             double[][] sums = gradientSums(grads);
-            updater.apply(table, ROWS, grads, adam, step, 0, MINIBATCH);
+            updater.apply(table, RowGradients.of(ROWS, grads), adam, step, 0, MINIBATCH);
             double alpha = 0.1 * Math.sqrt(1 - Math.pow(0.99, step + 1)) / (1 - Math.pow(0.9, step + 1));
             for (int r : new int[] {0, 3, 7}) {
                 for (int j = 0; j < 3; j++) {
