@@ -1,6 +1,10 @@
 package io.github.dl4jmoe.experts;
 
+import java.lang.ref.Reference;
 import java.util.stream.IntStream;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.shape.Shape;
 
 /**
  * Exact top-k over N = n^2 product keys without scoring all N (Lample et al. 2019, "Large Memory Layers with
@@ -25,26 +29,48 @@ public final class ProductKeySearch {
     }
 
     /**
-     * @param scores1    half scores {@code [queries, n]}, row-major
-     * @param scores2    half scores {@code [queries, n]}, row-major
+     * @param scores1    half scores {@code [queries, n]}, FLOAT or DOUBLE
+     * @param scores2    half scores {@code [queries, n]}
      * @param candidates c, the best keys kept per half ({@code k <= c*c}; exact when {@code c >= k})
      * @param k          keys returned per query
      */
-    public static Result search(double[] scores1, double[] scores2, int queries, int n, int candidates, int k) {
+    public static Result search(INDArray scores1, INDArray scores2, int candidates, int k) {
+        INDArray rows1 = rowMajor(scores1);
+        INDArray rows2 = rowMajor(scores2);
+        int queries = (int) rows1.size(0);
+        int n = (int) rows1.size(1);
         Result out = new Result(new int[queries * k], new double[queries * k]);
-        IntStream.range(0, queries).parallel().forEach(q -> searchOne(scores1, scores2, q, n, candidates, k, out));
+        // two contiguous ranges of queries, each reading its score rows one at a time (no [queries, n] copy)
+        IntStream.range(0, 2).parallel().forEach(part -> {
+            RowBuffer in1 = new RowBuffer(rows1);
+            RowBuffer in2 = new RowBuffer(rows2);
+            double[] s1 = new double[n];
+            double[] s2 = new double[n];
+            for (int q = queries * part / 2; q < queries * (part + 1) / 2; q++) {
+                in1.get(q, s1);
+                in2.get(q, s2);
+                searchOne(s1, s2, q, n, candidates, k, out);
+            }
+        });
+        Reference.reachabilityFence(rows1);
+        Reference.reachabilityFence(rows2);
         return out;
     }
 
+    private static INDArray rowMajor(INDArray a) {
+        return a.ordering() == 'c' && Shape.hasDefaultStridesForShape(a) ? a : a.dup('c');
+    }
+
+    /** The query's k best keys from its half-score rows {@code s1}, {@code s2} (length n each). */
     private static void searchOne(double[] s1, double[] s2, int q, int n, int c, int k, Result out) {
-        int[] best1 = topIndices(s1, q * n, n, c);
-        int[] best2 = topIndices(s2, q * n, n, c);
+        int[] best1 = topIndices(s1, 0, n, c);
+        int[] best2 = topIndices(s2, 0, n, c);
         int pairs = c * c;
         double[] sums = new double[pairs];
         int[] keys = new int[pairs];
         for (int a = 0; a < c; a++) {
             for (int b = 0; b < c; b++) {
-                sums[a * c + b] = s1[q * n + best1[a]] + s2[q * n + best2[b]];
+                sums[a * c + b] = s1[best1[a]] + s2[best2[b]];
                 keys[a * c + b] = best1[a] * n + best2[b];
             }
         }

@@ -236,8 +236,7 @@ public class PeerLayer extends BaseMoeLayer {
         public LayerGraph.HostResult forward(HostContext ctx, INDArray[] inputs) {
             INDArray x = inputs[0];
             int queries = (int) inputs[2].size(0);
-            ProductKeySearch.Result found = ProductKeySearch.search(HostArrays.toDoubles(inputs[2]),
-                    HostArrays.toDoubles(inputs[3]), queries, subKeys(), candidates, topK);
+            ProductKeySearch.Result found = ProductKeySearch.search(inputs[2], inputs[3], candidates, topK);
             double[] gates = gate(found.scores());
             PeerExperts.Forward forward = experts(ctx, found.keys()).forward(HostArrays.toDoubles(x), gates);
             Map<String, INDArray> stats = Map.of(

@@ -1,2 +1,2 @@
-/** Text bundled as a classpath resource (public-domain Shakespeare) and helpers to read it offline. */
+/** Data for the zoo models: bundled public-domain text, character vocabularies and language-model iterators. */
 package io.github.dl4jmoe.zoo.data;
