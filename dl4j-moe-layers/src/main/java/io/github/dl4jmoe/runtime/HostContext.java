@@ -18,8 +18,6 @@ public interface HostContext {
     /** The updater configured for a parameter (before any NoOp substitution for host-updated parameters). */
     IUpdater configuredUpdater(String key);
 
-    boolean training();
-
     /** DL4J's minibatch size for this pass (gradients are sums over it; updaters divide by it). */
     long minibatch();
 

@@ -37,7 +37,7 @@ import org.nd4j.linalg.learning.regularization.Regularization;
  * where {@code epsilon} is dL/d(output) from the layer above, fed as a placeholder. Its gradient with respect to
  * parameters and input is exactly the chain rule's {@code J^T epsilon} plus the auxiliary terms. A layer whose output
  * is computed in Java ({@link LayerGraph#hostOutput}) backpropagates epsilon itself first; the first term is then
- * {@code sum_i sum(input_i * gradient_i)} over the host function's graph inputs, with the same gradients.
+ * {@code sum_i sum(input_i * gradient_i)} over the host function's differentiable inputs, with the same gradients.
  *
  * <h2>Auxiliary losses</h2>
  * DL4J's loss gradients are sums over the minibatch and the updater divides by the minibatch size, while the score is
@@ -107,7 +107,7 @@ public class MoeLayerRuntime extends SameDiffLayer {
                 if (graph.hostOutput() == null) {
                     outputs.add(outputKey);
                 } else {
-                    pass = hostForward(ph, training, rows.minibatch());
+                    pass = hostForward(ph, rows.minibatch());
                     hostPass = training ? pass : null;
                     out.put(outputKey, pass.result().output());
                 }
@@ -132,7 +132,6 @@ public class MoeLayerRuntime extends SameDiffLayer {
         try (MemoryWorkspace ignored = Nd4j.getWorkspaceManager().scopeOutOfWorkspaces()) {
             TokenRows rows = tokenRows();
             zeroGradients();
-
             if (rows.count() == 0) {
                 recordNoTokens();
                 inputGradient = Nd4j.zeros(input.dataType(), input.shape());
@@ -153,11 +152,10 @@ public class MoeLayerRuntime extends SameDiffLayer {
                 if (hostOutput != null) {
                     // the training forward pass of this very input is reused: no second search
                     pass = hostPass != null && hostPass.matches(input, getIterationCount()) ? hostPass
-                            : hostForward(ph, true, rows.minibatch());
+                            : hostForward(ph, rows.minibatch());
                     hostPass = null;                 // used at most once: do not hold its arrays any longer
-                    INDArray[] inputGrads = hostOutput.function().backward(new Host(true, rows.minibatch()),
+                    INDArray[] inputGrads = hostOutput.function().backward(new Host(rows.minibatch()),
                             pass.inputs(), pass.result().saved(), epsilonTokens);
-
                     if (inputGrads.length != hostOutput.gradients().length) {
                         throw new IllegalStateException(config().describe() + ": host backward returned "
                                 + inputGrads.length + " gradients for " + hostOutput.gradients().length
@@ -251,7 +249,7 @@ public class MoeLayerRuntime extends SameDiffLayer {
     }
 
     /** Evaluates the host output's inputs (one graph run) and runs its forward pass; the value joins {@code ph}. */
-    private HostPass hostForward(Map<String, INDArray> ph, boolean training, long minibatch) {
+    private HostPass hostForward(Map<String, INDArray> ph, long minibatch) {
         LayerGraph.HostOutput hostOutput = graph.hostOutput();
         SDVariable[] inputs = hostOutput.inputs();
         Map<String, INDArray> known = new LinkedHashMap<>(ph);
@@ -264,13 +262,11 @@ public class MoeLayerRuntime extends SameDiffLayer {
             }
         }
         Map<String, INDArray> evaluated = names.isEmpty() ? Map.of() : sameDiff.output(known, names);
-
         INDArray[] values = new INDArray[inputs.length];
         for (int i = 0; i < inputs.length; i++) {
             values[i] = inputs[i].isPlaceHolder() ? ph.get(inputs[i].name()) : evaluated.get(inputs[i].name());
         }
-        LayerGraph.HostResult result = hostOutput.function().forward(new Host(training, minibatch), values);
-
+        LayerGraph.HostResult result = hostOutput.function().forward(new Host(minibatch), values);
         INDArray output = result.output().castTo(dataType);
         ph.put(hostOutput.value().name(), output);
         return new HostPass(input, getIterationCount(), values,
@@ -322,11 +318,9 @@ public class MoeLayerRuntime extends SameDiffLayer {
 
     /** The {@link HostContext} of one pass. */
     private final class Host implements HostContext {
-        private final boolean training;
         private final long minibatch;
 
-        Host(boolean training, long minibatch) {
-            this.training = training;
+        Host(long minibatch) {
             this.minibatch = minibatch;
         }
 
@@ -343,11 +337,6 @@ public class MoeLayerRuntime extends SameDiffLayer {
         @Override
         public org.nd4j.linalg.learning.config.IUpdater configuredUpdater(String key) {
             return config().configuredUpdater(key);
-        }
-
-        @Override
-        public boolean training() {
-            return training;
         }
 
         @Override
