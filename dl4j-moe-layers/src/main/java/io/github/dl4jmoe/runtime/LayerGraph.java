@@ -45,18 +45,6 @@ public final class LayerGraph {
     public record AuxLoss(SDVariable value, double coefficient) {
     }
 
-    /** Java code that computes a placeholder's value before each pass. */
-    @FunctionalInterface
-    public interface HostComputation {
-        INDArray compute(HostContext context);
-    }
-
-    /** Receives the objective's gradient with respect to a host input after each backward pass. */
-    @FunctionalInterface
-    public interface HostGradient {
-        void accept(HostContext context, INDArray gradient);
-    }
-
     /**
      * Java code that computes a layer's output from graph values, with its own backward pass: for work a SameDiff
      * graph on M2.1 does badly, such as searches (product-key retrieval) or row gathers from tables too large for
