@@ -1,5 +1,6 @@
 package io.github.dl4jmoe.examples;
 
+import java.io.IOException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -13,8 +14,20 @@ public final class MoeExamples {
         System.exit(commandLine().execute(args));
     }
 
-    /** The command line, for tests and embedding. */
+    /**
+     * The command line, for tests and embedding. A user mistake found while running (an argument a program rejects, a
+     * missing file) prints its message and exits with 1; other failures keep their stack trace.
+     */
     public static CommandLine commandLine() {
-        return new CommandLine(new MoeExamples());
+        return new CommandLine(new MoeExamples())
+                .setCaseInsensitiveEnumValuesAllowed(true)
+                .setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+                    if (!(e instanceof IllegalArgumentException || e instanceof IOException)) {
+                        throw e;
+                    }
+                    commandLine.getErr().println(commandLine.getColorScheme().errorText(
+                            commandLine.getCommandName() + ": " + e.getMessage()));
+                    return 1;
+                });
     }
 }

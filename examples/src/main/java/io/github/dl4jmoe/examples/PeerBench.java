@@ -3,6 +3,7 @@ package io.github.dl4jmoe.examples;
 import java.util.concurrent.Callable;
 
 import io.github.dl4jmoe.layers.PeerLayer;
+import io.github.dl4jmoe.runtime.HostUpdatedStep;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
@@ -45,6 +46,9 @@ public final class PeerBench implements Callable<Integer> {
     int warmup;
     @Option(names = "--updater", defaultValue = "sgd", description = "sgd (as the reference) or adam (default: ${DEFAULT-VALUE})")
     String updater;
+    @Option(names = "--full-step", description = "let DL4J step the whole parameter vector, expert tables included "
+            + "(without HostUpdatedStep; for comparison)")
+    boolean fullStep;
 
     /** Throughput of one run, and the time of one inference pass ({@code output}) after training. */
     public record Result(double tokensPerSecond, double millisPerStep, long experts, double inferenceMillis) {
@@ -73,6 +77,9 @@ public final class PeerBench implements Callable<Integer> {
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();
+        if (!fullStep) {
+            HostUpdatedStep.install(net);
+        }
         Nd4j.getRandom().setSeed(0);
         DataSet batch = new DataSet(Nd4j.randn(DataType.FLOAT, tokens, dim), Nd4j.randn(DataType.FLOAT, tokens, dim));
         for (int i = 0; i < warmup; i++) {
