@@ -48,10 +48,16 @@ final class FeedForwardBlocks {
         return layerWidth == 0 || layerWidth == width;
     }
 
-    /** Block {@code i}'s layer config, a fresh copy on each call. */
+    /** Block {@code i}'s layer config with nIn = nOut = width, a fresh copy on each call. */
     BaseMoeLayer layer(int i) {
         BaseMoeLayer configured = custom.get(i);
-        return configured != null ? (BaseMoeLayer) configured.clone() : kinds[i].defaultLayer(width);
+        if (configured == null) {
+            return kinds[i].defaultLayer(width);
+        }
+        BaseMoeLayer copy = (BaseMoeLayer) configured.clone();
+        copy.setNIn(width);
+        copy.setNOut(width);
+        return copy;
     }
 
     FeedForwardKind[] kinds() {

@@ -1,0 +1,232 @@
+package io.github.dl4jmoe.examples;
+
+import io.github.dl4jmoe.stats.RoutingStatistics;
+import io.github.dl4jmoe.zoo.CharLanguageModel;
+import io.github.dl4jmoe.zoo.FeedForwardKind;
+import io.github.dl4jmoe.zoo.MoETransformerLM;
+import io.github.dl4jmoe.zoo.data.BundledText;
+import io.github.dl4jmoe.zoo.data.CharacterIterator;
+import io.github.dl4jmoe.zoo.data.CharacterIterator.Split;
+import io.github.dl4jmoe.zoo.data.CharacterVocabulary;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import org.deeplearning4j.datasets.iterator.EarlyTerminationDataSetIterator;
+import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.nd4j.linalg.dataset.api.DataSet;
+import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
+import org.nd4j.linalg.learning.config.Adam;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Trains a {@link MoETransformerLM} on a text file with DL4J's ordinary {@code fit}, showing a progress bar with the
+ * training loss and tokens per second, measuring validation loss every {@code --eval-every} steps (and saving a
+ * checkpoint then), and finally saving the model and printing a sample.
+ */
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = "Train a MoETransformerLM character model on text (default: bundled Shakespeare).")
+public final class TrainCommand implements Callable<Integer> {
+
+    @Option(names = "--text", description = "UTF-8 text file (default: bundled tiny Shakespeare)")
+    Path text;
+    @Option(names = "--ffn", split = ",", defaultValue = "MOE_TOPP",
+            description = "feed-forward kind of every block, or one per block separated by commas: "
+                    + "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
+    FeedForwardKind[] feedForward;
+    @Option(names = "--layers", defaultValue = "2", description = "transformer blocks (default: ${DEFAULT-VALUE})")
+    int layers;
+    @Option(names = "--d-model", defaultValue = "64", description = "model width (default: ${DEFAULT-VALUE})")
+    int dModel;
+    @Option(names = "--heads", defaultValue = "4", description = "attention heads (default: ${DEFAULT-VALUE})")
+    int heads;
+    @Option(names = "--context", defaultValue = "64", description = "characters per training window and context "
+            + "length (default: ${DEFAULT-VALUE})")
+    int context;
+    @Option(names = "--batch-size", defaultValue = "32", description = "windows per step (default: ${DEFAULT-VALUE})")
+    int batchSize;
+    @Option(names = "--lr", defaultValue = "2e-3", description = "Adam learning rate (default: ${DEFAULT-VALUE})")
+    double learningRate;
+    @Option(names = "--steps", defaultValue = "200", description = "training steps (default: ${DEFAULT-VALUE})")
+    int steps;
+    @Option(names = "--minutes", description = "stop after this many minutes even if steps remain")
+    Double minutes;
+    @Option(names = "--eval-every", defaultValue = "100", description = "validation loss every N steps "
+            + "(default: ${DEFAULT-VALUE})")
+    int evalEvery;
+    @Option(names = "--eval-batches", defaultValue = "20", description = "validation batches per evaluation; "
+            + "0 = the whole validation split (default: ${DEFAULT-VALUE})")
+    int evalBatches;
+    @Option(names = "--out", defaultValue = "models/char-lm.zip", description = "where the model (and each "
+            + "checkpoint) is saved (default: ${DEFAULT-VALUE})")
+    Path out;
+    @Option(names = "--resume", description = "continue training a model saved by this command")
+    Path resume;
+    @Option(names = "--no-updater-state", description = "save without the Adam state (smaller file, cannot resume "
+            + "exactly)")
+    boolean noUpdaterState;
+    @Option(names = "--sample-length", defaultValue = "300", description = "characters to print after training "
+            + "(default: ${DEFAULT-VALUE})")
+    int sampleLength;
+    @Option(names = "--prompt", defaultValue = "ROMEO:", description = "start of the sample (default: ${DEFAULT-VALUE})")
+    String prompt;
+    @Option(names = "--temperature", defaultValue = "0.8", description = "sampling temperature (default: ${DEFAULT-VALUE})")
+    double temperature;
+    @Option(names = "--seed", defaultValue = "42", description = "random seed (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    /**
+     * What a run produced.
+     *
+     * @param firstLoss      training loss per character of the first step (nats)
+     * @param lastLoss       training loss per character of the last step
+     * @param validationLoss final validation loss per character over {@code --eval-batches}
+     */
+    public record Result(int steps, long tokens, double seconds, double firstLoss, double lastLoss,
+                         double validationLoss, Path model, String sample) {
+        public double tokensPerSecond() {
+            return tokens / seconds;
+        }
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        Result r = run(System.out);
+        System.out.printf("trained %d steps in %.0f s (%.0f tokens/s); loss %.3f -> %.3f; validation loss %.4f%n",
+                r.steps(), r.seconds(), r.tokensPerSecond(), r.firstLoss(), r.lastLoss(), r.validationLoss());
+        System.out.println("saved " + r.model());
+        System.out.println("--- sample (temperature " + temperature + ") ---");
+        System.out.println(r.sample());
+        return 0;
+    }
+
+    public Result run(PrintStream log) throws IOException {
+        validateOptions();
+        String corpus = text == null ? BundledText.TINY_SHAKESPEARE.read() : Files.readString(text, StandardCharsets.UTF_8);
+        CharLanguageModel model = resume != null ? CharLanguageModel.load(resume) : newModel(corpus);
+        CharacterIterator train = iterator(corpus, model.vocabulary(), Split.TRAIN, true);
+        CharacterIterator validation = iterator(corpus, model.vocabulary(), Split.VALIDATION, false);
+        ComputationGraph net = model.network();
+        log.printf("MoETransformerLM: %,d parameters, vocabulary %d, %d training windows%n", net.numParams(),
+                model.vocabulary().size(), train.windows());
+
+        long start = System.nanoTime();
+        long deadline = minutes == null ? Long.MAX_VALUE : start + (long) (minutes * 60e9);
+        long tokens = 0;
+        double first = Double.NaN;
+        double last = Double.NaN;
+        int step = 0;
+        try (ProgressBar bar = new ProgressBarBuilder().setTaskName("train").setInitialMax(steps)
+                .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500).showSpeed().setUnit(" steps", 1)
+                .build()) {
+            while (step < steps && System.nanoTime() < deadline) {
+                if (!train.hasNext()) {
+                    train.reset();
+                }
+                DataSet batch = train.next();
+                net.fit(batch);
+                step++;
+                long batchTokens = batch.getLabelsMaskArray().sumNumber().longValue();
+                tokens += batchTokens;
+                // DL4J's score of a sequence output is summed over time steps and averaged over examples
+                last = net.score() * batch.getFeatures().size(0) / batchTokens;
+                if (step == 1) {
+                    first = last;
+                }
+                bar.stepTo(step);
+                bar.setExtraMessage(String.format("loss %.3f  %.0f tok/s", last, tokens / seconds(start)));
+                if (step % evalEvery == 0 && step < steps) {
+                    double v = model.validationLoss(limited(validation));
+                    bar.setExtraMessage(String.format("loss %.3f  val %.3f", last, v));
+                    log.printf("%nstep %d: validation loss %.4f%s%n", step, v, routingSummary(net));
+                    save(model);
+                }
+            }
+        }
+        double seconds = seconds(start);
+        double validationLoss = model.validationLoss(limited(validation));
+        save(model);
+        String sample = sampleLength > 0 ? model.sample(samplePrompt(model), sampleLength, temperature, seed) : "";
+        return new Result(step, tokens, seconds, first, last, validationLoss, out, sample);
+    }
+
+    private CharLanguageModel newModel(String corpus) {
+        CharacterVocabulary vocabulary = CharacterVocabulary.of(corpus);
+        ComputationGraph net = MoETransformerLM.builder().vocabularySize(vocabulary.size()).contextLength(context)
+                .dModel(dModel).layers(layers).heads(heads).feedForward(kinds()).updater(new Adam(learningRate))
+                .seed(seed).build().init();
+        return new CharLanguageModel(net, vocabulary, context);
+    }
+
+    private FeedForwardKind[] kinds() {
+        if (feedForward.length != 1) {
+            return feedForward;
+        }
+        FeedForwardKind[] all = new FeedForwardKind[layers];
+        Arrays.fill(all, feedForward[0]);
+        return all;
+    }
+
+    private CharacterIterator iterator(String corpus, CharacterVocabulary vocabulary, Split split, boolean shuffle) {
+        return CharacterIterator.builder().text(corpus).vocabulary(vocabulary).sequenceLength(context)
+                .batchSize(batchSize).split(split).shuffle(shuffle).seed(seed).build();
+    }
+
+    private DataSetIterator limited(CharacterIterator validation) {
+        return evalBatches == 0 ? validation : new EarlyTerminationDataSetIterator(validation, evalBatches);
+    }
+
+    private void save(CharLanguageModel model) throws IOException {
+        model.save(out, !noUpdaterState);
+    }
+
+    /** The prompt, or its characters the vocabulary knows, or the vocabulary's first character. */
+    private String samplePrompt(CharLanguageModel model) {
+        StringBuilder known = new StringBuilder();
+        prompt.chars().filter(c -> model.vocabulary().contains((char) c)).forEach(c -> known.append((char) c));
+        return known.length() > 0 ? known.toString() : String.valueOf(model.vocabulary().charAt(0));
+    }
+
+    /** Mean experts per token of each MoE layer after the last forward pass, e.g. " (experts/token: block0-ffn 1.83)". */
+    static String routingSummary(ComputationGraph net) {
+        Map<String, RoutingStatistics> stats = RoutingStatistics.of(net);
+        if (stats.isEmpty()) {
+            return "";
+        }
+        StringBuilder s = new StringBuilder(" (experts/token:");
+        stats.forEach((layer, st) -> s.append(String.format(" %s %.2f", layer, st.meanExpertsPerToken())));
+        return s.append(')').toString();
+    }
+
+    private static double seconds(long start) {
+        return (System.nanoTime() - start) / 1e9;
+    }
+
+    private void validateOptions() {
+        if (steps < 1) {
+            throw new IllegalArgumentException("train: --steps must be at least 1, got " + steps);
+        }
+        if (minutes != null && !(minutes > 0)) {
+            throw new IllegalArgumentException("train: --minutes must be > 0, got " + minutes);
+        }
+        if (evalEvery < 1) {
+            throw new IllegalArgumentException("train: --eval-every must be at least 1, got " + evalEvery);
+        }
+        if (evalBatches < 0) {
+            throw new IllegalArgumentException("train: --eval-batches must be >= 0, got " + evalBatches
+                    + " (0 evaluates the whole validation split)");
+        }
+        if (resume == null && feedForward.length != 1 && feedForward.length != layers) {
+            throw new IllegalArgumentException("train: --ffn names " + feedForward.length + " kinds for " + layers
+                    + " layers (give one kind, or one per layer)");
+        }
+    }
+}
