@@ -212,20 +212,20 @@ public final class TrainCommand implements Callable<Integer> {
 
     private void validateOptions() {
         if (steps < 1) {
-            throw new IllegalArgumentException("train: --steps must be at least 1, got " + steps);
+            throw new IllegalArgumentException("--steps must be at least 1, got " + steps);
         }
         if (minutes != null && !(minutes > 0)) {
-            throw new IllegalArgumentException("train: --minutes must be > 0, got " + minutes);
+            throw new IllegalArgumentException("--minutes must be > 0, got " + minutes);
         }
         if (evalEvery < 1) {
-            throw new IllegalArgumentException("train: --eval-every must be at least 1, got " + evalEvery);
+            throw new IllegalArgumentException("--eval-every must be at least 1, got " + evalEvery);
         }
         if (evalBatches < 0) {
-            throw new IllegalArgumentException("train: --eval-batches must be >= 0, got " + evalBatches
+            throw new IllegalArgumentException("--eval-batches must be >= 0, got " + evalBatches
                     + " (0 evaluates the whole validation split)");
         }
         if (resume == null && feedForward.length != 1 && feedForward.length != layers) {
-            throw new IllegalArgumentException("train: --ffn names " + feedForward.length + " kinds for " + layers
+            throw new IllegalArgumentException("--ffn names " + feedForward.length + " kinds for " + layers
                     + " layers (give one kind, or one per layer)");
         }
     }
