@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "dl4j-moe", mixinStandardHelpOptions = true, version = "dl4j-moe 0.1.0",
         description = "Mixture-of-Experts examples for Deeplearning4j.",
         subcommands = {CharMlpExample.class, UpcycleCommand.class, BenchCommand.class, StatsCommand.class,
-                CommandLine.HelpCommand.class})
+                HarderTasksExample.class, CommandLine.HelpCommand.class})
 public final class MoeExamples {
 
     public static void main(String[] args) {
