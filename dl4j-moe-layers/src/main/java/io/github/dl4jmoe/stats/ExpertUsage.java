@@ -17,6 +17,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * least once, the unevenness {@code KL(z || uniform) = log N + sum_i z_i log z_i} of the retrieval distribution z,
  * and the fraction each head used.
  *
+ * <p>Usage of several passes cannot be merged from these fields: the used fractions count distinct experts, whose
+ * overlap between passes is unknown, and the unevenness needs every expert's retrieval count. Only
+ * {@code retrievals} adds up. For the exact usage of several passes, collect their {@link #retrievedExperts(Layer)}
+ * and pass all rows to {@link #of(int[][], long, int)}.
+ *
  * @param numExperts     N
  * @param retrievals     (token, head, slot) retrievals counted
  * @param usedFraction   distinct experts retrieved / N
@@ -28,12 +33,23 @@ public record ExpertUsage(long numExperts, long retrievals, double usedFraction,
 
     /** Usage of a layer's latest pass, if it is a PEER layer that has run. */
     public static Optional<ExpertUsage> of(Layer layer) {
-        if (!(layer instanceof MoeLayerRuntime runtime)
-                || !(layer.conf().getLayer() instanceof PeerLayer conf)) {
+        return retrievedExperts(layer).map(experts -> {
+            PeerLayer conf = (PeerLayer) layer.conf().getLayer();
+            return of(experts, conf.getNumExperts(), conf.getHeads());
+        });
+    }
+
+    /**
+     * The expert ids a PEER layer retrieved in its latest pass, {@code [tokens * heads][k]} with row
+     * {@code t * heads + head}, if it is a PEER layer that has run. Rows of several passes, concatenated, give their
+     * exact joint usage through {@link #of(int[][], long, int)}.
+     */
+    public static Optional<int[][]> retrievedExperts(Layer layer) {
+        if (!(layer instanceof MoeLayerRuntime runtime) || !(layer.conf().getLayer() instanceof PeerLayer)) {
             return Optional.empty();
         }
         INDArray experts = runtime.statistics().get(PeerLayer.STAT_EXPERTS);
-        return experts == null ? Optional.empty() : Optional.of(of(experts.toIntMatrix(), conf.getNumExperts(), conf.getHeads()));
+        return experts == null ? Optional.empty() : Optional.of(experts.toIntMatrix());
     }
 
     /** Usage of every PEER layer of a network that has run, keyed by layer name. */

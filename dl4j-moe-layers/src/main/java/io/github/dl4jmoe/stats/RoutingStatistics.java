@@ -66,6 +66,31 @@ public record RoutingStatistics(long tokens, long[] expertsPerTokenCounts, long[
         return out;
     }
 
+    /**
+     * The statistics of this pass and {@code other} together, as if both had been one pass: token counts, the
+     * experts-per-token histogram, the per-expert load and the dropped pairs are summed, which is exact. Capacity is
+     * summed as well, so it reads "slots each expert had over the passes" (with {@code droppedPairs} that is what
+     * matters; a single pass's capacity is not recoverable from a merge).
+     *
+     * @throws IllegalArgumentException if the layers have different numbers of experts
+     */
+    public RoutingStatistics merge(RoutingStatistics other) {
+        if (other.load.length != load.length) {
+            throw new IllegalArgumentException("RoutingStatistics.merge: the statistics have " + load.length + " and "
+                    + other.load.length + " experts (merge statistics of the same layer only)");
+        }
+        long[] histogram = new long[expertsPerTokenCounts.length];
+        long[] mergedLoad = new long[load.length];
+        for (int j = 0; j < histogram.length; j++) {
+            histogram[j] = expertsPerTokenCounts[j] + other.expertsPerTokenCounts[j];
+        }
+        for (int e = 0; e < mergedLoad.length; e++) {
+            mergedLoad[e] = load[e] + other.load[e];
+        }
+        return new RoutingStatistics(tokens + other.tokens, histogram, mergedLoad, droppedPairs + other.droppedPairs,
+                capacity + other.capacity);
+    }
+
     /** Mean number of experts per token. */
     public double meanExpertsPerToken() {
         double sum = 0;

@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 /** Entry point: {@code dl4j-moe <program> [options]}; {@code dl4j-moe help <program>} lists a program's options. */
 @Command(name = "dl4j-moe", mixinStandardHelpOptions = true, version = "dl4j-moe 0.1.0",
         description = "Mixture-of-Experts examples for Deeplearning4j.",
-        subcommands = {TrainCommand.class, GenerateCommand.class, CharMlpExample.class, UpcycleCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {TrainCommand.class, GenerateCommand.class, StatsCommand.class, HarderTasksExample.class,
+                CharMlpExample.class, UpcycleCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class MoeExamples {
 
     public static void main(String[] args) {
