@@ -13,6 +13,7 @@ import java.util.zip.ZipException;
 import java.util.zip.ZipFile;
 
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
+import io.github.dl4jmoe.zoo.CharLanguageModel;
 import io.github.dl4jmoe.zoo.data.CharacterIterator;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
@@ -62,8 +63,8 @@ public final class StatsCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "model saved with ModelSerializer (MultiLayerNetwork or "
-            + "ComputationGraph zip)")
+    @Option(names = "--model", description = "model saved with ModelSerializer (MultiLayerNetwork or "
+            + "ComputationGraph zip; default: the pretrained MoETransformerLM, with its own vocabulary)")
     Path model;
     @Option(names = "--text", description = "UTF-8 text whose validation split is read (default: bundled tiny "
             + "Shakespeare); use the text the model was trained on, so the vocabulary matches")
@@ -112,7 +113,8 @@ public final class StatsCommand implements Callable<Integer> {
         if (sequenceLength < 1) {
             throw usage("--sequence-length must be at least 1, got " + sequenceLength + " (try 64)");
         }
-        Model net = loadModel();
+        CharLanguageModel pretrained = model == null ? CharLanguageModel.pretrained() : null;
+        Model net = pretrained != null ? pretrained.network() : loadModel(model);
         Layer first = firstLayer(net);
         boolean oneHot = switch (features) {
             case ONE_HOT -> true;
@@ -121,6 +123,9 @@ public final class StatsCommand implements Callable<Integer> {
         };
         CharacterIterator.Builder data = CharacterIterator.builder().sequenceLength(sequenceLength).batchSize(batchSize)
                 .split(CharacterIterator.Split.VALIDATION).oneHotFeatures(oneHot);
+        if (pretrained != null) {
+            data.vocabulary(pretrained.vocabulary());
+        }
         if (text != null) {
             if (!Files.isRegularFile(text)) {
                 throw usage("--text: no file at " + text.toAbsolutePath() + " (pass a UTF-8 text file, or leave "
@@ -149,14 +154,6 @@ public final class StatsCommand implements Callable<Integer> {
             throw usage("--model: " + e.getMessage());
         }
         return new Result(out, report.write(out), report, oneHot);
-    }
-
-    /**
-     * Loads {@code --model}. The one place that knows where a model comes from: a {@code --pretrained} option would
-     * branch here.
-     */
-    private Model loadModel() throws IOException {
-        return loadModel(model);
     }
 
     /**
