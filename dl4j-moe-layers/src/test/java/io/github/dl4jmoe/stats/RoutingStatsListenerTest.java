@@ -18,6 +18,8 @@ import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.optimize.api.BaseTrainingListener;
 import org.deeplearning4j.optimize.listeners.PerformanceListener;
 import org.deeplearning4j.optimize.listeners.ScoreIterationListener;
+import org.deeplearning4j.ui.model.stats.StatsListener;
+import org.deeplearning4j.ui.model.storage.InMemoryStatsStorage;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -47,7 +49,9 @@ class RoutingStatsListenerTest {
             }
         };
         RoutingStatsListener listener = new RoutingStatsListener(2, seen::add);
-        net.setListeners(new ScoreIterationListener(1), new PerformanceListener(1, true), counter, listener);
+        InMemoryStatsStorage uiStorage = new InMemoryStatsStorage();
+        net.setListeners(new ScoreIterationListener(1), new PerformanceListener(1, true), new StatsListener(uiStorage, 1),
+                counter, listener);
         DataSet batch = new DataSet(Nd4j.randn(DataType.DOUBLE, 10, 6), Nd4j.randn(DataType.DOUBLE, 10, 2));
         for (int i = 0; i < 5; i++) {
             net.fit(batch);
@@ -59,6 +63,9 @@ class RoutingStatsListenerTest {
         assertEquals(10 * 2 * 3, last.peer().get("layer1").retrievals());
         assertTrue(last.moe().get("layer0").meanExpertsPerToken() >= 1);
         assertEquals(last, listener.latest());
+        String session = uiStorage.listSessionIDs().get(0);
+        assertEquals(5, uiStorage.getAllUpdatesAfter(session, StatsListener.TYPE_ID,
+                uiStorage.listWorkerIDsForSession(session).get(0), 0).size(), "the UI's StatsListener recorded every step");
     }
 
     @Test
