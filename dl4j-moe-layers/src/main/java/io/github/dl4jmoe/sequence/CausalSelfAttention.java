@@ -77,7 +77,8 @@ public class CausalSelfAttention extends BaseSequenceLayer {
                 "use a divisor of nIn such as nHeads(" + largestDivisorAtMost(nIn, nHeads) + ")");
     }
 
-    private static long largestDivisorAtMost(long n, long max) {
+    /** The largest head count not above {@code max} that divides {@code n} (at least 1): the fix to suggest. */
+    public static long largestDivisorAtMost(long n, long max) {
         for (long k = Math.min(n, max); k > 1; k--) {
             if (n % k == 0) {
                 return k;

@@ -60,6 +60,10 @@ final class FeedForwardBlocks {
         return copy;
     }
 
+    int size() {
+        return kinds.length;
+    }
+
     FeedForwardKind[] kinds() {
         return kinds.clone();
     }

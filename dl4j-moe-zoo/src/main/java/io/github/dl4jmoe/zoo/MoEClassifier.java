@@ -65,7 +65,7 @@ public final class MoEClassifier extends ZooModel<MultiLayerNetwork> {
                 .weightInit(WeightInit.XAVIER)
                 .list()
                 .layer(new DenseLayer.Builder().nIn(numInputs).nOut(width).activation(Activation.GELU).build());
-        for (int i = 0; i < blocks.kinds().length; i++) {
+        for (int i = 0; i < blocks.size(); i++) {
             list.layer(blocks.layer(i));
         }
         return list.layer(new OutputLayer.Builder(LossFunctions.LossFunction.MCXENT).activation(Activation.SOFTMAX)

@@ -239,17 +239,8 @@ public final class MoETransformerLM extends ZooModel<ComputationGraph> {
             args.require(dModel >= 2, "dModel", dModel, "must be at least 2", "the default is " + DEFAULT_D_MODEL);
             args.require(layers >= 1, "layers", layers, "must be at least 1", "the default is " + DEFAULT_LAYERS);
             args.require(heads >= 1 && dModel % heads == 0, "heads", heads, "must divide dModel = " + dModel,
-                    "try heads(" + largestDivisorAtMost(dModel, Math.max(1, heads)) + ")");
+                    "try heads(" + CausalSelfAttention.largestDivisorAtMost(dModel, Math.max(1, heads)) + ")");
             return new MoETransformerLM(this, blocks(args, layers, dModel));
-        }
-
-        private static int largestDivisorAtMost(int n, int limit) {
-            for (int d = Math.min(n, limit); d > 1; d--) {
-                if (n % d == 0) {
-                    return d;
-                }
-            }
-            return 1;
         }
     }
 }

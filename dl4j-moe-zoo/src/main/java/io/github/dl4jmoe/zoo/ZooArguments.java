@@ -1,5 +1,7 @@
 package io.github.dl4jmoe.zoo;
 
+import io.github.dl4jmoe.runtime.BaseMoeLayer;
+
 /** Checks a zoo model builder's arguments, with the message format of the layers' config errors. */
 final class ZooArguments {
 
@@ -12,7 +14,8 @@ final class ZooArguments {
     /** Throws "Model: field must ..., got value (fix)" unless {@code ok}. */
     void require(boolean ok, String field, Object value, String requirement, String fix) {
         if (!ok) {
-            throw new IllegalArgumentException(model + ": " + field + " " + requirement + ", got " + value + " (" + fix + ")");
+            // one message format for layer and model arguments; builders throw IllegalArgumentException
+            throw new IllegalArgumentException(BaseMoeLayer.invalid(model, field, value, requirement, fix).getMessage());
         }
     }
 }

@@ -13,7 +13,6 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
@@ -160,19 +159,16 @@ public final class TrainCommand implements Callable<Integer> {
 
     private CharLanguageModel newModel(String corpus) {
         CharacterVocabulary vocabulary = CharacterVocabulary.of(corpus);
-        ComputationGraph net = MoETransformerLM.builder().vocabularySize(vocabulary.size()).contextLength(context)
-                .dModel(dModel).layers(layers).heads(heads).feedForward(kinds()).updater(new Adam(learningRate))
-                .seed(seed).build().init();
-        return new CharLanguageModel(net, vocabulary, context);
-    }
-
-    private FeedForwardKind[] kinds() {
-        if (feedForward.length != 1) {
-            return feedForward;
+        MoETransformerLM.Builder builder = MoETransformerLM.builder().vocabularySize(vocabulary.size())
+                .contextLength(context).dModel(dModel).layers(layers).heads(heads).updater(new Adam(learningRate))
+                .seed(seed);
+        if (feedForward.length == 1) {
+            builder.feedForward(feedForward[0]);
+        } else {
+            builder.feedForward(feedForward);
         }
-        FeedForwardKind[] all = new FeedForwardKind[layers];
-        Arrays.fill(all, feedForward[0]);
-        return all;
+        ComputationGraph net = builder.build().init();
+        return new CharLanguageModel(net, vocabulary, context);
     }
 
     private CharacterIterator iterator(String corpus, CharacterVocabulary vocabulary, Split split, boolean shuffle) {
