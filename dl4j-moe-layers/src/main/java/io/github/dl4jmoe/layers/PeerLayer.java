@@ -9,16 +9,12 @@ import io.github.dl4jmoe.experts.PeerExperts;
 import io.github.dl4jmoe.experts.ProductKeySearch;
 import io.github.dl4jmoe.experts.RowGradients;
 import io.github.dl4jmoe.experts.SparseRowUpdater;
-import io.github.dl4jmoe.ops.SdOps;
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import io.github.dl4jmoe.runtime.HostContext;
 import io.github.dl4jmoe.runtime.LayerGraph;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
 import org.deeplearning4j.nn.weights.WeightInitUtil;
-import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
-import org.nd4j.autodiff.samediff.SameDiff;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -32,12 +28,12 @@ import org.nd4j.linalg.factory.Nd4j;
  *   g = softmax (or sigmoid) of the k selected scores                                      [n*h, k]
  *   f(x) = sum_heads sum_{i in I} g_i act(u_i . x) v_i                                     [n, nOut]
  * </pre>
- * The query network and the half scores are a SameDiff graph. Everything after them runs in Java as the graph's host
- * output ({@link LayerGraph#hostOutput}): the search on the half scores (the {@code [tokens, N]} score matrix is never
- * built), the gates, and the experts on the retrieved rows of the down (u) and up (v) tables ({@link PeerExperts}).
- * The table gradients are therefore row gradients: with {@link TableUpdates#SPARSE} (default) the layer applies them
- * to the touched rows only (lazy Adam or SGD with the layer's configured updater), while every other parameter
- * follows DL4J's updater as usual. The half scores receive the gate gradients at the selected sub-keys, through which
+ * The whole layer is the graph's host output ({@link LayerGraph#hostOutput}), with its own backward pass: the query
+ * network and the half scores ({@link PeerQueries}), then in Java the search on the half scores (the
+ * {@code [tokens, N]} score matrix is never built), the gates, and the experts on the retrieved rows of the down (u)
+ * and up (v) tables ({@link PeerExperts}). The table gradients are therefore row gradients: with
+ * {@link TableUpdates#SPARSE} (default) the layer applies them to the touched rows only (lazy Adam or SGD with the
+ * layer's configured updater), while every other parameter follows DL4J's updater as usual. The half scores receive the gate gradients at the selected sub-keys, through which
  * the query network and both sub-key sets learn.
  */
 public class PeerLayer extends BaseMoeLayer {
@@ -201,49 +197,41 @@ public class PeerLayer extends BaseMoeLayer {
 
     @Override
     public SDVariable defineTokens(LayerGraph g) {
-        SameDiff sd = g.sd();
-        int half = keySize / 2;
-        SDVariable x = g.input();                                                       // [n, d]
-        SDVariable q = normalise(g, x.mmul(g.param(W_QUERY)));                          // [n, h*dKey]
-        SDVariable rows = sd.reshape(q, -1, keySize);                                   // [n*h, dKey], row t*h + head
-        SDVariable q1 = rows.get(SDIndex.all(), SDIndex.interval(0, half));             // [n*h, dKey/2]
-        SDVariable q2 = rows.get(SDIndex.all(), SDIndex.interval(half, keySize));
-        SDVariable s1 = halfScores(sd, q1, g.param(SUB_KEYS_1));                       // [n*h, sqrt N]
-        SDVariable s2 = halfScores(sd, q2, g.param(SUB_KEYS_2));
-        return g.hostOutput(HOST_OUTPUT, nOut, new Experts(), new SDVariable[] {x, q}, s1, s2);
+        return g.hostOutput(HOST_OUTPUT, nOut, new Experts(), new SDVariable[] {g.input()});
     }
 
-    /** What the forward pass keeps for the backward pass: expert ids and gates ({@code [n*h*k]} each), activations. */
-    private record Retrieval(int[] experts, double[] gates, PeerExperts.Forward forward) {
+    /** What the forward pass keeps for the backward pass: queries, expert ids and gates ({@code [n*h*k]}), activations. */
+    private record Retrieval(PeerQueries.Forward queries, int[] experts, double[] gates, PeerExperts.Forward forward) {
     }
 
     /**
-     * Everything after the half scores, in Java: the product-key search, the gates over each head's k scores
-     * {@code s1[i] + s2[j]}, and the experts {@code f(x) = sum_p g_p act(u_p . x) v_p} on the retrieved rows
-     * ({@link PeerExperts}). Inputs: the tokens {@code [n, d]} and normalised queries {@code [n, h*dKey]}
-     * (differentiable), and both half scores {@code [n*h, sqrt N]} (read only, for the search).
+     * The layer on the host, from its one input, the tokens {@code [n, d]}: queries and half scores
+     * ({@link PeerQueries}), the product-key search, the gates over each head's k scores {@code s1[i] + s2[j]}, and
+     * the experts {@code f(x) = sum_p g_p act(u_p . x) v_p} on the retrieved rows ({@link PeerExperts}).
      *
-     * <p>Backward: a selected score {@code q1 . C1[i] + q2 . C2[j]} sends its gradient to the query halves and the two
-     * sub-key rows it used, k rows per query instead of a dense {@code [n*h, sqrt N]} product; the sub-key gradients
-     * are reported densely (the sub-key tables are small), the expert-table gradients are applied to the retrieved
-     * rows ({@link TableUpdates#SPARSE}) or reported densely.
+     * <p>Backward: the gate gradients reach the query network and the sub-keys through the selected scores only
+     * ({@link PeerQueries#backward}); the expert-table gradients are applied to the retrieved rows
+     * ({@link TableUpdates#SPARSE}) or reported densely.
      */
     private final class Experts implements LayerGraph.HostFunction {
         private final SparseRowUpdater downUpdater = new SparseRowUpdater();
         private final SparseRowUpdater upUpdater = new SparseRowUpdater();
+        private final PeerQueries queries = new PeerQueries(heads, keySize, subKeys(), topK, sharedKeys, queryNorm);
 
         @Override
         public LayerGraph.HostResult forward(HostContext ctx, INDArray[] inputs) {
             INDArray x = inputs[0];
-            int queries = (int) inputs[2].size(0);
-            ProductKeySearch.Result found = ProductKeySearch.search(inputs[2], inputs[3], candidates, topK);
+            PeerQueries.Forward queried = queries.forward(ctx, x);
+            int rows = (int) queried.scores1().size(0);
+            ProductKeySearch.Result found = ProductKeySearch.search(queried.scores1(), queried.scores2(), candidates,
+                    topK);
             double[] gates = gate(found.scores());
             PeerExperts.Forward forward = experts(ctx, found.keys()).forward(HostArrays.toDoubles(x), gates);
             Map<String, INDArray> stats = Map.of(
-                    STAT_EXPERTS, Nd4j.createFromArray(found.keys()).reshape(queries, topK),
-                    STAT_GATES, HostArrays.fromDoubles(gates, x.dataType(), queries, topK));
+                    STAT_EXPERTS, Nd4j.createFromArray(found.keys()).reshape(rows, topK),
+                    STAT_GATES, HostArrays.fromDoubles(gates, x.dataType(), rows, topK));
             return new LayerGraph.HostResult(HostArrays.fromDoubles(forward.output(), x.dataType(), x.size(0), nOut),
-                    new Retrieval(found.keys(), gates, forward), stats);
+                    new Retrieval(queried, found.keys(), gates, forward), stats);
         }
 
         @Override
@@ -254,41 +242,9 @@ public class PeerLayer extends BaseMoeLayer {
             tableGradient(ctx, DOWN, grads.down(), downUpdater);
             tableGradient(ctx, UP, grads.up(), upUpdater);
             double[] scoreGrads = gateBackward(r.gates(), grads.gates());
-            double[] queryGrads = keyBackward(ctx, r.experts(), scoreGrads, HostArrays.toDoubles(inputs[1]));
-            DataType type = inputs[0].dataType();
-            return new INDArray[] {HostArrays.fromDoubles(grads.input(), type, inputs[0].shape()),
-                    HostArrays.fromDoubles(queryGrads, type, inputs[1].shape())};
-        }
-
-        /**
-         * Gradients of the selected scores {@code q1[row] . C1[i] + q2[row] . C2[j]}: returns dL/dq
-         * ({@code [n*h, dKey]} row-major) and writes dL/dC1, dL/dC2 into the sub-key gradients.
-         */
-        private double[] keyBackward(HostContext ctx, int[] ids, double[] scoreGrads, double[] q) {
-            int root = subKeys();
-            int half = keySize / 2;
-            double[] keys1 = HostArrays.toDoubles(ctx.param(SUB_KEYS_1));
-            double[] keys2 = HostArrays.toDoubles(ctx.param(SUB_KEYS_2));
-            double[] keyGrads1 = new double[keys1.length];
-            double[] keyGrads2 = new double[keys2.length];
-            double[] queryGrads = new double[q.length];
-            for (int p = 0; p < ids.length; p++) {
-                int row = p / topK;                                        // query row = token * h + head
-                int offset = sharedKeys ? 0 : (row % heads) * root;
-                int key1 = (offset + ids[p] / root) * half;
-                int key2 = (offset + ids[p] % root) * half;
-                double grad = scoreGrads[p];
-                for (int c = 0; c < half; c++) {
-                    queryGrads[row * keySize + c] += grad * keys1[key1 + c];
-                    queryGrads[row * keySize + half + c] += grad * keys2[key2 + c];
-                    keyGrads1[key1 + c] += grad * q[row * keySize + c];
-                    keyGrads2[key2 + c] += grad * q[row * keySize + half + c];
-                }
-            }
-            INDArray k1 = ctx.param(SUB_KEYS_1);
-            ctx.gradient(SUB_KEYS_1).assign(HostArrays.fromDoubles(keyGrads1, k1.dataType(), k1.shape()));
-            ctx.gradient(SUB_KEYS_2).assign(HostArrays.fromDoubles(keyGrads2, k1.dataType(), k1.shape()));
-            return queryGrads;
+            INDArray queryPath = queries.backward(ctx, r.queries(), r.experts(), scoreGrads);
+            INDArray x = inputs[0];
+            return new INDArray[] {HostArrays.fromDoubles(grads.input(), x.dataType(), x.shape()).addi(queryPath)};
         }
 
         private PeerExperts experts(HostContext ctx, int[] ids) {
@@ -344,46 +300,6 @@ public class PeerLayer extends BaseMoeLayer {
                         table.shape()));
             }
         }
-    }
-
-    private SDVariable normalise(LayerGraph g, SDVariable q) {
-        SameDiff sd = g.sd();
-        long width = (long) heads * keySize;
-        switch (queryNorm) {
-            case NONE:
-                return q;
-            case LAYER: {
-                SDVariable perHead = sd.reshape(q, -1, keySize);                          // [n*h, dKey]
-                SDVariable centred = perHead.sub(perHead.mean(true, 1));
-                SDVariable var = centred.mul(centred).mean(true, 1);
-                return sd.reshape(centred.div(sd.math.sqrt(var.add(NORM_EPSILON))), -1, width);
-            }
-            case BATCH: {
-                SDVariable batchMean = SdOps.meanRows(sd, q, width).reshape(1, width);
-                SDVariable centredBatch = q.sub(batchMean);
-                SDVariable batchVar = SdOps.meanRows(sd, centredBatch.mul(centredBatch), width).reshape(1, width);
-                SDVariable mean = SdOps.select(g.training(), batchMean, g.state(RUNNING_MEAN));
-                SDVariable var = SdOps.select(g.training(), batchVar, g.state(RUNNING_VAR));
-                g.updateState(RUNNING_MEAN, g.state(RUNNING_MEAN).mul(BATCH_NORM_DECAY)
-                        .add(SdOps.stopGradient(sd, batchMean).mul(1 - BATCH_NORM_DECAY)));
-                g.updateState(RUNNING_VAR, g.state(RUNNING_VAR).mul(BATCH_NORM_DECAY)
-                        .add(SdOps.stopGradient(sd, batchVar).mul(1 - BATCH_NORM_DECAY)));
-                return q.sub(mean).div(sd.math.sqrt(var.add(NORM_EPSILON)));
-            }
-            default:
-                throw new IllegalStateException("Unhandled " + queryNorm);
-        }
-    }
-
-    /** Scores of every query row against every sub-key of its half: {@code [n*h, sqrt N]}. */
-    private SDVariable halfScores(SameDiff sd, SDVariable queries, SDVariable keys) {
-        int root = subKeys();
-        if (sharedKeys) {
-            return queries.mmul(keys.permute(1, 0));
-        }
-        SDVariable perHead = sd.permute(sd.reshape(queries, -1, heads, keySize / 2), 1, 0, 2);   // [h, n, dKey/2]
-        SDVariable headKeys = sd.permute(sd.reshape(keys, heads, root, keySize / 2), 0, 2, 1);  // [h, dKey/2, sqrtN]
-        return sd.reshape(sd.permute(perHead.mmul(headKeys), 1, 0, 2), -1, root);             // [n*h, sqrtN]
     }
 
     public long getNumExperts() {

@@ -18,6 +18,9 @@ public interface HostContext {
     /** The updater configured for a parameter (before any NoOp substitution for host-updated parameters). */
     IUpdater configuredUpdater(String key);
 
+    /** Whether this is a training pass (a backward pass always follows a training forward pass). */
+    boolean training();
+
     /** DL4J's minibatch size for this pass (gradients are sums over it; updaters divide by it). */
     long minibatch();
 

@@ -107,7 +107,7 @@ public class MoeLayerRuntime extends SameDiffLayer {
                 if (graph.hostOutput() == null) {
                     outputs.add(outputKey);
                 } else {
-                    pass = hostForward(ph, rows.minibatch());
+                    pass = hostForward(ph, rows.minibatch(), training);
                     hostPass = training ? pass : null;
                     out.put(outputKey, pass.result().output());
                 }
@@ -152,9 +152,9 @@ public class MoeLayerRuntime extends SameDiffLayer {
                 if (hostOutput != null) {
                     // the training forward pass of this very input is reused: no second search
                     pass = hostPass != null && hostPass.matches(input, getIterationCount()) ? hostPass
-                            : hostForward(ph, rows.minibatch());
+                            : hostForward(ph, rows.minibatch(), true);
                     hostPass = null;                 // used at most once: do not hold its arrays any longer
-                    INDArray[] inputGrads = hostOutput.function().backward(new Host(rows.minibatch()),
+                    INDArray[] inputGrads = hostOutput.function().backward(new Host(rows.minibatch(), true),
                             pass.inputs(), pass.result().saved(), epsilonTokens);
                     if (inputGrads.length != hostOutput.gradients().length) {
                         throw new IllegalStateException(config().describe() + ": host backward returned "
@@ -249,7 +249,7 @@ public class MoeLayerRuntime extends SameDiffLayer {
     }
 
     /** Evaluates the host output's inputs (one graph run) and runs its forward pass; the value joins {@code ph}. */
-    private HostPass hostForward(Map<String, INDArray> ph, long minibatch) {
+    private HostPass hostForward(Map<String, INDArray> ph, long minibatch, boolean training) {
         LayerGraph.HostOutput hostOutput = graph.hostOutput();
         SDVariable[] inputs = hostOutput.inputs();
         Map<String, INDArray> known = new LinkedHashMap<>(ph);
@@ -266,7 +266,7 @@ public class MoeLayerRuntime extends SameDiffLayer {
         for (int i = 0; i < inputs.length; i++) {
             values[i] = inputs[i].isPlaceHolder() ? ph.get(inputs[i].name()) : evaluated.get(inputs[i].name());
         }
-        LayerGraph.HostResult result = hostOutput.function().forward(new Host(minibatch), values);
+        LayerGraph.HostResult result = hostOutput.function().forward(new Host(minibatch, training), values);
         INDArray output = result.output().castTo(dataType);
         ph.put(hostOutput.value().name(), output);
         return new HostPass(input, getIterationCount(), values,
@@ -319,9 +319,16 @@ public class MoeLayerRuntime extends SameDiffLayer {
     /** The {@link HostContext} of one pass. */
     private final class Host implements HostContext {
         private final long minibatch;
+        private final boolean training;
 
-        Host(long minibatch) {
+        Host(long minibatch, boolean training) {
             this.minibatch = minibatch;
+            this.training = training;
+        }
+
+        @Override
+        public boolean training() {
+            return training;
         }
 
         @Override

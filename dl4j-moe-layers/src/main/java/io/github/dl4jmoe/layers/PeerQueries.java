@@ -1,0 +1,278 @@
+package io.github.dl4jmoe.layers;
+
+import java.util.stream.IntStream;
+
+import io.github.dl4jmoe.experts.HostArrays;
+import io.github.dl4jmoe.experts.ScratchArrays;
+import io.github.dl4jmoe.layers.PeerLayer.QueryNorm;
+import io.github.dl4jmoe.runtime.HostContext;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+/**
+ * PEER's query network and half scores, forward and backward:
+ * <pre>
+ *   q = norm(x W_q)                  [n, h*dKey], per head [q1 | q2]
+ *   s1 = q1 C1^T, s2 = q2 C2^T       [n*h, sqrt N], row t*h + head
+ * </pre>
+ * The matrix products are ND4J calls in the network's data type, into arrays reused from pass to pass
+ * ({@link ScratchArrays}); the normalisation runs in Java in double precision.
+ * The backward pass starts from the gradients of the k selected scores per query row: a selected score
+ * {@code q1 . C1[i] + q2 . C2[j]} sends its gradient to the query halves and to the two sub-key rows it used, so
+ * the dense {@code [n*h, sqrt N]} score gradient is never formed.
+ *
+ * <p>This part used to be a SameDiff graph. In the benchmark configuration (1024 tokens, h*dKey = 1024) M2.1's
+ * graph took about 150 ms of a 450 ms training step, 100 ms of it in the broadcast backward ops of batch
+ * normalisation; here the whole part takes about a third of that.
+ */
+final class PeerQueries {
+
+    private final int heads;
+    private final int keySize;
+    private final int subKeys;
+    private final int topK;
+    private final boolean sharedKeys;
+    private final QueryNorm norm;
+    private final ScratchArrays scratch = new ScratchArrays();
+
+    PeerQueries(int heads, int keySize, int subKeys, int topK, boolean sharedKeys, QueryNorm norm) {
+        this.heads = heads;
+        this.keySize = keySize;
+        this.subKeys = subKeys;
+        this.topK = topK;
+        this.sharedKeys = sharedKeys;
+        this.norm = norm;
+    }
+
+    /**
+     * One forward pass.
+     *
+     * @param q       normalised queries {@code [n, h*dKey]} row-major
+     * @param scores1 half scores {@code [n*h, sqrt N]}, valid until the next pass
+     * @param stats   the normalisation's statistics (null for NONE)
+     */
+    record Forward(INDArray x, double[] q, INDArray scores1, INDArray scores2, Statistics stats) {
+    }
+
+    /**
+     * Mean and {@code 1/sqrt(var + eps)} per group of elements normalised together (BATCH: a column; LAYER: one
+     * head's query); {@code fromBatch} when they were computed from this pass (so they depend on it).
+     */
+    record Statistics(double[] mean, double[] var, double[] invStd, boolean fromBatch) {
+    }
+
+    Forward forward(HostContext ctx, INDArray x) {
+        INDArray w = ctx.param(PeerLayer.W_QUERY);
+        int width = (int) w.size(1);
+        INDArray raw = scratch.get("raw", x.dataType(), x.size(0), width);
+        double[] q = HostArrays.toDoubles(Nd4j.gemm(x, w, raw, false, false, 1.0, 0.0));   // [n, h*dKey]
+        Statistics stats = null;
+        if (norm == QueryNorm.LAYER || (norm == QueryNorm.BATCH && ctx.training())) {
+            stats = statistics(q, width);
+        } else if (norm == QueryNorm.BATCH) {
+            double[] var = HostArrays.toDoubles(ctx.param(PeerLayer.RUNNING_VAR));
+            stats = new Statistics(HostArrays.toDoubles(ctx.param(PeerLayer.RUNNING_MEAN)), var, inverseStd(var),
+                    false);
+        }
+        if (stats != null) {
+            normalise(q, stats, width);
+        }
+        return new Forward(x, q, halfScores(ctx, q, 0, x.dataType()), halfScores(ctx, q, 1, x.dataType()), stats);
+    }
+
+    /**
+     * Backward pass of {@link #forward}: writes the gradients of W_q and both sub-key sets, updates BATCH's running
+     * statistics (when they came from the batch) and returns this path's share of dL/dx, {@code [n, d]}, valid until
+     * the next pass.
+     *
+     * @param experts    retrieved key index of each selected score, {@code [n*h*k]}
+     * @param scoreGrads dL/dscore of each selected score, {@code [n*h*k]}
+     */
+    INDArray backward(HostContext ctx, Forward f, int[] experts, double[] scoreGrads) {
+        INDArray w = ctx.param(PeerLayer.W_QUERY);
+        int width = (int) w.size(1);
+        double[] dq = keyBackward(ctx, experts, scoreGrads, f.q());
+        if (f.stats() != null) {
+            dq = normBackward(dq, f.q(), f.stats(), width);
+        }
+        if (norm == QueryNorm.BATCH && f.stats().fromBatch()) {
+            updateRunning(ctx.param(PeerLayer.RUNNING_MEAN), f.stats().mean());
+            updateRunning(ctx.param(PeerLayer.RUNNING_VAR), f.stats().var());
+        }
+        INDArray dRaw = HostArrays.copyInto(dq, scratch.get("dRaw", w.dataType(), f.x().size(0), width));
+        ctx.gradient(PeerLayer.W_QUERY).assign(Nd4j.gemm(f.x(), dRaw, scratch.get("dW", w.dataType(), w.shape()),
+                true, false, 1.0, 0.0));
+        return Nd4j.gemm(dRaw, w, scratch.get("dx", w.dataType(), f.x().shape()), false, true, 1.0, 0.0);
+    }
+
+    /**
+     * The query matrix seen as row-major {@code [rows, cols]} so that the groups normalised together are its columns
+     * (BATCH: one per query feature, over the tokens) or its rows (LAYER: one per token and head, over dKey).
+     */
+    private record Layout(int rows, int cols, boolean byColumn) {
+        int groups() {
+            return byColumn ? cols : rows;
+        }
+    }
+
+    private Layout layout(int length, int width) {
+        return norm == QueryNorm.BATCH ? new Layout(length / width, width, true)
+                : new Layout(length / keySize, keySize, false);
+    }
+
+    /** Mean and biased variance of each group. */
+    private Statistics statistics(double[] raw, int width) {
+        Layout l = layout(raw.length, width);
+        double[] mean = groupMeans(raw, null, l);
+        double[] var = new double[mean.length];
+        for (int r = 0; r < l.rows(); r++) {
+            for (int c = 0; c < l.cols(); c++) {
+                int g = l.byColumn() ? c : r;
+                double centred = raw[r * l.cols() + c] - mean[g];
+                var[g] += centred * centred;
+            }
+        }
+        double perGroup = (double) raw.length / l.groups();
+        for (int g = 0; g < var.length; g++) {
+            var[g] /= perGroup;
+        }
+        return new Statistics(mean, var, inverseStd(var), true);
+    }
+
+    /** {@code (q - mean) * invStd} per group, in place. */
+    private void normalise(double[] q, Statistics stats, int width) {
+        Layout l = layout(q.length, width);
+        for (int r = 0; r < l.rows(); r++) {
+            for (int c = 0; c < l.cols(); c++) {
+                int g = l.byColumn() ? c : r;
+                int i = r * l.cols() + c;
+                q[i] = (q[i] - stats.mean()[g]) * stats.invStd()[g];
+            }
+        }
+    }
+
+    /** Per group, the mean of {@code a} (or of {@code a * b} when b is given). */
+    private static double[] groupMeans(double[] a, double[] b, Layout l) {
+        double[] sums = new double[l.groups()];
+        for (int r = 0; r < l.rows(); r++) {
+            for (int c = 0; c < l.cols(); c++) {
+                int i = r * l.cols() + c;
+                sums[l.byColumn() ? c : r] += b == null ? a[i] : a[i] * b[i];
+            }
+        }
+        double perGroup = (double) a.length / l.groups();
+        for (int g = 0; g < sums.length; g++) {
+            sums[g] /= perGroup;
+        }
+        return sums;
+    }
+
+    /**
+     * Gradient through {@code y = (z - mean) * invStd}: with batch statistics
+     * {@code dz = invStd (dy - mean(dy) - y mean(dy y))} per group, with fixed ones {@code dz = invStd dy}.
+     */
+    private double[] normBackward(double[] dy, double[] y, Statistics stats, int width) {
+        Layout l = layout(dy.length, width);
+        double[] meanDy = stats.fromBatch() ? groupMeans(dy, null, l) : new double[l.groups()];
+        double[] meanDyY = stats.fromBatch() ? groupMeans(dy, y, l) : new double[l.groups()];
+        double[] dz = new double[dy.length];
+        for (int r = 0; r < l.rows(); r++) {
+            for (int c = 0; c < l.cols(); c++) {
+                int g = l.byColumn() ? c : r;
+                int i = r * l.cols() + c;
+                dz[i] = stats.invStd()[g] * (dy[i] - meanDy[g] - y[i] * meanDyY[g]);
+            }
+        }
+        return dz;
+    }
+
+    private static double[] inverseStd(double[] var) {
+        double[] out = new double[var.length];
+        for (int g = 0; g < var.length; g++) {
+            out[g] = 1 / Math.sqrt(var[g] + PeerLayer.NORM_EPSILON);
+        }
+        return out;
+    }
+
+    private static void updateRunning(INDArray running, double[] batch) {
+        INDArray value = HostArrays.fromDoubles(batch, running.dataType(), running.shape());
+        running.muli(PeerLayer.BATCH_NORM_DECAY).addi(value.muli(1 - PeerLayer.BATCH_NORM_DECAY));
+    }
+
+    /**
+     * The half scores of half {@code s} (0: q1 . C1, 1: q2 . C2), {@code [n*h, sqrt N]} with row t*h + head. The
+     * query halves are copied out contiguously first: a product with a strided view of q took several times longer.
+     */
+    private INDArray halfScores(HostContext ctx, double[] q, int s, DataType type) {
+        int half = keySize / 2;
+        int rows = q.length / keySize;                                                   // n*h
+        double[] halves = new double[rows * half];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(q, r * keySize + s * half, halves, r * half, half);
+        }
+        INDArray subKeysParam = ctx.param(s == 0 ? PeerLayer.SUB_KEYS_1 : PeerLayer.SUB_KEYS_2);
+        INDArray queries = HostArrays.copyInto(halves, scratch.get("queries" + s, type, rows, half));
+        if (sharedKeys) {
+            return Nd4j.gemm(queries, subKeysParam, scratch.get("scores" + s, type, rows, subKeys), false, true,
+                    1.0, 0.0);
+        }
+        // a copy: on M2.1, get() of a row interval past the first of a parameter view returned a rank-0 array
+        // (the view's buffer is a sub-buffer, yet get() adds the view's offset again)
+        INDArray allKeys = subKeysParam.dup();
+        INDArray byHead = queries.reshape(rows / heads, heads, half);
+        INDArray out = scratch.get("scores" + s, type, rows, subKeys);
+        INDArray target = out.reshape(rows / heads, heads, subKeys);
+        for (int head = 0; head < heads; head++) {
+            INDArray headKeys = allKeys.get(NDArrayIndex.interval((long) head * subKeys, (long) (head + 1) * subKeys),
+                    NDArrayIndex.all());                                                 // [sqrtN, dKey/2]
+            target.get(NDArrayIndex.all(), NDArrayIndex.point(head), NDArrayIndex.all())
+                    .assign(byHead.get(NDArrayIndex.all(), NDArrayIndex.point(head), NDArrayIndex.all())
+                            .mmul(headKeys.transpose()));
+        }
+        return out;
+    }
+
+    /**
+     * Gradients of the selected scores {@code q1[row] . C1[i] + q2[row] . C2[j]}: returns dL/dq ({@code [n*h, dKey]}
+     * row-major) and writes dL/dC1, dL/dC2. Two threads over disjoint query rows, each with its own key gradients.
+     */
+    private double[] keyBackward(HostContext ctx, int[] experts, double[] scoreGrads, double[] q) {
+        int half = keySize / 2;
+        double[] keys1 = HostArrays.toDoubles(ctx.param(PeerLayer.SUB_KEYS_1));
+        double[] keys2 = HostArrays.toDoubles(ctx.param(PeerLayer.SUB_KEYS_2));
+        double[] queryGrads = new double[q.length];
+        int rows = experts.length / topK;
+        double[][][] keyGrads = new double[2][][];
+        IntStream.range(0, 2).parallel().forEach(part -> {
+            double[] grads1 = new double[keys1.length];
+            double[] grads2 = new double[keys2.length];
+            for (int row = rows * part / 2; row < rows * (part + 1) / 2; row++) {       // query row = token * h + head
+                int offset = sharedKeys ? 0 : (row % heads) * subKeys;
+                for (int p = row * topK; p < (row + 1) * topK; p++) {
+                    int key1 = (offset + experts[p] / subKeys) * half;
+                    int key2 = (offset + experts[p] % subKeys) * half;
+                    double grad = scoreGrads[p];
+                    for (int c = 0; c < half; c++) {
+                        queryGrads[row * keySize + c] += grad * keys1[key1 + c];
+                        queryGrads[row * keySize + half + c] += grad * keys2[key2 + c];
+                        grads1[key1 + c] += grad * q[row * keySize + c];
+                        grads2[key2 + c] += grad * q[row * keySize + half + c];
+                    }
+                }
+            }
+            keyGrads[part] = new double[][] {grads1, grads2};
+        });
+        String[] names = {PeerLayer.SUB_KEYS_1, PeerLayer.SUB_KEYS_2};
+        for (int s = 0; s < 2; s++) {
+            double[] sum = keyGrads[0][s];
+            for (int i = 0; i < sum.length; i++) {
+                sum[i] += keyGrads[1][s][i];
+            }
+            INDArray param = ctx.param(names[s]);
+            ctx.gradient(names[s]).assign(HostArrays.fromDoubles(sum, param.dataType(), param.shape()));
+        }
+        return queryGrads;
+    }
+}
