@@ -2,7 +2,6 @@ package io.github.dl4jmoe.examples;
 
 import io.github.dl4jmoe.stats.RoutingStatistics;
 import io.github.dl4jmoe.zoo.CharLanguageModel;
-import io.github.dl4jmoe.zoo.FeedForwardKind;
 import io.github.dl4jmoe.zoo.MoETransformerLM;
 import io.github.dl4jmoe.zoo.data.BundledText;
 import io.github.dl4jmoe.zoo.data.CharacterIterator;
@@ -13,17 +12,21 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import org.deeplearning4j.datasets.iterator.EarlyTerminationDataSetIterator;
+import org.deeplearning4j.datasets.iterator.ExistingDataSetIterator;
 import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.nd4j.linalg.dataset.api.DataSet;
+import org.deeplearning4j.parallelism.ParallelWrapper;
+import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
-import org.nd4j.linalg.learning.config.Adam;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -37,25 +40,19 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--text", description = "UTF-8 text file (default: bundled tiny Shakespeare)")
     Path text;
-    @Option(names = "--ffn", split = ",", defaultValue = "MOE_TOPP",
-            description = "feed-forward kind of every block, or one per block separated by commas: "
-                    + "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
-    FeedForwardKind[] feedForward;
-    @Option(names = "--layers", defaultValue = "2", description = "transformer blocks (default: ${DEFAULT-VALUE})")
-    int layers;
-    @Option(names = "--d-model", defaultValue = "64", description = "model width (default: ${DEFAULT-VALUE})")
-    int dModel;
-    @Option(names = "--heads", defaultValue = "4", description = "attention heads (default: ${DEFAULT-VALUE})")
-    int heads;
-    @Option(names = "--context", defaultValue = "64", description = "characters per training window and context "
-            + "length (default: ${DEFAULT-VALUE})")
-    int context;
+    @Mixin
+    ModelOptions modelOptions;
     @Option(names = "--batch-size", defaultValue = "32", description = "windows per step (default: ${DEFAULT-VALUE})")
     int batchSize;
-    @Option(names = "--lr", defaultValue = "2e-3", description = "Adam learning rate (default: ${DEFAULT-VALUE})")
-    double learningRate;
-    @Option(names = "--steps", defaultValue = "200", description = "training steps (default: ${DEFAULT-VALUE})")
+    @Option(names = "--steps", defaultValue = "200", description = "training steps, one minibatch each "
+            + "(default: ${DEFAULT-VALUE})")
     int steps;
+    @Option(names = "--workers", defaultValue = "1", description = "train on this many local threads with DL4J's "
+            + "ParallelWrapper (parameter averaging); 1 = plain fit (default: ${DEFAULT-VALUE})")
+    int workers;
+    @Option(names = "--averaging-frequency", defaultValue = "4", description = "with --workers > 1: minibatches "
+            + "each worker trains between two parameter averagings (default: ${DEFAULT-VALUE})")
+    int averagingFrequency;
     @Option(names = "--minutes", description = "stop after this many minutes even if steps remain")
     Double minutes;
     @Option(names = "--eval-every", defaultValue = "100", description = "validation loss every N steps "
@@ -79,8 +76,6 @@ public final class TrainCommand implements Callable<Integer> {
     String prompt;
     @Option(names = "--temperature", defaultValue = "0.8", description = "sampling temperature (default: ${DEFAULT-VALUE})")
     double temperature;
-    @Option(names = "--seed", defaultValue = "42", description = "random seed (default: ${DEFAULT-VALUE})")
-    long seed;
 
     /**
      * What a run produced.
@@ -110,7 +105,8 @@ public final class TrainCommand implements Callable<Integer> {
     public Result run(PrintStream log) throws IOException {
         validateOptions();
         String corpus = text == null ? BundledText.TINY_SHAKESPEARE.read() : Files.readString(text, StandardCharsets.UTF_8);
-        CharLanguageModel model = resume != null ? CharLanguageModel.load(resume) : newModel(corpus);
+        CharLanguageModel model = resume != null ? CharLanguageModel.load(resume)
+                : modelOptions.newModel(CharacterVocabulary.of(corpus));
         CharacterIterator train = iterator(corpus, model.vocabulary(), Split.TRAIN, true);
         CharacterIterator validation = iterator(corpus, model.vocabulary(), Split.VALIDATION, false);
         ComputationGraph net = model.network();
@@ -123,26 +119,35 @@ public final class TrainCommand implements Callable<Integer> {
         double first = Double.NaN;
         double last = Double.NaN;
         int step = 0;
+        ParallelWrapper wrapper = workers == 1 ? null : new ParallelWrapper.Builder<>(net).workers(workers)
+                .averagingFrequency(averagingFrequency).trainingMode(ParallelWrapper.TrainingMode.AVERAGING)
+                .prefetchBuffer(0).build();
+        // one minibatch at a time, or one averaging round: every worker trains averagingFrequency minibatches
+        int perRound = wrapper == null ? 1 : workers * averagingFrequency;
         try (ProgressBar bar = new ProgressBarBuilder().setTaskName("train").setInitialMax(steps)
                 .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500).showSpeed().setUnit(" steps", 1)
                 .build()) {
             while (step < steps && System.nanoTime() < deadline) {
-                if (!train.hasNext()) {
-                    train.reset();
+                List<DataSet> batches = nextBatches(train, Math.min(perRound, steps - step));
+                if (wrapper == null) {
+                    net.fit(batches.get(0));
+                } else {
+                    wrapper.fit(new ExistingDataSetIterator(batches));
                 }
-                DataSet batch = train.next();
-                net.fit(batch);
-                step++;
+                int before = step;
+                step += batches.size();
+                DataSet batch = batches.get(batches.size() - 1);
                 long batchTokens = batch.getLabelsMaskArray().sumNumber().longValue();
-                tokens += batchTokens;
-                // DL4J's score of a sequence output is summed over time steps and averaged over examples
+                tokens += batches.stream().mapToLong(b -> b.getLabelsMaskArray().sumNumber().longValue()).sum();
+                // DL4J's score of a sequence output is summed over time steps and averaged over examples (with
+                // workers: averaged over the workers' last minibatches)
                 last = net.score() * batch.getFeatures().size(0) / batchTokens;
-                if (step == 1) {
+                if (before == 0) {
                     first = last;
                 }
                 bar.stepTo(step);
                 bar.setExtraMessage(String.format("loss %.3f  %.0f tok/s", last, tokens / seconds(start)));
-                if (step % evalEvery == 0 && step < steps) {
+                if (step / evalEvery > before / evalEvery && step < steps) {
                     double v = model.validationLoss(limited(validation));
                     bar.setExtraMessage(String.format("loss %.3f  val %.3f", last, v));
                     log.printf("%nstep %d: validation loss %.4f%s%n", step, v, routingSummary(net));
@@ -153,27 +158,26 @@ public final class TrainCommand implements Callable<Integer> {
         double seconds = seconds(start);
         double validationLoss = model.validationLoss(limited(validation));
         save(model);
-        String sample = sampleLength > 0 ? model.sample(samplePrompt(model), sampleLength, temperature, seed) : "";
+        String sample = sampleLength > 0
+                ? model.sample(samplePrompt(model), sampleLength, temperature, modelOptions.seed()) : "";
         return new Result(step, tokens, seconds, first, last, validationLoss, out, sample);
     }
 
-    private CharLanguageModel newModel(String corpus) {
-        CharacterVocabulary vocabulary = CharacterVocabulary.of(corpus);
-        MoETransformerLM.Builder builder = MoETransformerLM.builder().vocabularySize(vocabulary.size())
-                .contextLength(context).dModel(dModel).layers(layers).heads(heads).updater(new Adam(learningRate))
-                .seed(seed);
-        if (feedForward.length == 1) {
-            builder.feedForward(feedForward[0]);
-        } else {
-            builder.feedForward(feedForward);
+    /** The next {@code count} training minibatches, starting the (reshuffled) training split again when it ends. */
+    private static List<DataSet> nextBatches(CharacterIterator train, int count) {
+        List<DataSet> batches = new ArrayList<>(count);
+        while (batches.size() < count) {
+            if (!train.hasNext()) {
+                train.reset();
+            }
+            batches.add(train.next());
         }
-        ComputationGraph net = builder.build().init();
-        return new CharLanguageModel(net, vocabulary, context);
+        return batches;
     }
 
     private CharacterIterator iterator(String corpus, CharacterVocabulary vocabulary, Split split, boolean shuffle) {
-        return CharacterIterator.builder().text(corpus).vocabulary(vocabulary).sequenceLength(context)
-                .batchSize(batchSize).split(split).shuffle(shuffle).seed(seed).build();
+        return CharacterIterator.builder().text(corpus).vocabulary(vocabulary).sequenceLength(modelOptions.context())
+                .batchSize(batchSize).split(split).shuffle(shuffle).seed(modelOptions.seed()).build();
     }
 
     private DataSetIterator limited(CharacterIterator validation) {
@@ -213,16 +217,18 @@ public final class TrainCommand implements Callable<Integer> {
         if (minutes != null && !(minutes > 0)) {
             throw new IllegalArgumentException("--minutes must be > 0, got " + minutes);
         }
+        if (workers < 1) {
+            throw new IllegalArgumentException("--workers must be at least 1, got " + workers);
+        }
+        if (averagingFrequency < 1) {
+            throw new IllegalArgumentException("--averaging-frequency must be at least 1, got " + averagingFrequency);
+        }
         if (evalEvery < 1) {
             throw new IllegalArgumentException("--eval-every must be at least 1, got " + evalEvery);
         }
         if (evalBatches < 0) {
             throw new IllegalArgumentException("--eval-batches must be >= 0, got " + evalBatches
                     + " (0 evaluates the whole validation split)");
-        }
-        if (resume == null && feedForward.length != 1 && feedForward.length != layers) {
-            throw new IllegalArgumentException("--ffn names " + feedForward.length + " kinds for " + layers
-                    + " layers (give one kind, or one per layer)");
         }
     }
 }

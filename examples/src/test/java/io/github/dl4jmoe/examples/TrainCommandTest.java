@@ -58,6 +58,27 @@ class TrainCommandTest {
     }
 
     @Test
+    void trainsOnTwoWorkersWithParallelWrapper(@TempDir Path dir) throws IOException {
+        TrainCommand train = new TrainCommand();
+        new CommandLine(train).setCaseInsensitiveEnumValuesAllowed(true).parseArgs(tiny(dir, "--steps", "24",
+                "--workers", "2", "--averaging-frequency", "3", "--eval-every", "12", "--sample-length", "0"));
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        TrainCommand.Result r = train.run(new PrintStream(log, true, StandardCharsets.UTF_8));
+
+        assertEquals(24, r.steps(), "four averaging rounds of 2 workers x 3 minibatches");
+        assertTrue(r.tokens() > 24L * 8 * 7, "tokens " + r.tokens());
+        assertTrue(r.lastLoss() < r.firstLoss(), "averaged loss after round 1 -> round 4: " + r.firstLoss() + " -> "
+                + r.lastLoss());
+        assertTrue(r.validationLoss() < Math.log(16), "validation " + r.validationLoss());
+        assertTrue(log.toString(StandardCharsets.UTF_8).contains("step 12: validation loss"), log.toString());
+        assertEquals(r.validationLoss(), CharLanguageModel.load(r.model()).validationLoss(
+                io.github.dl4jmoe.zoo.data.CharacterIterator.builder().text(TEXT).vocabulary(CharLanguageModel.load(
+                        r.model()).vocabulary()).sequenceLength(8).batchSize(8)
+                        .split(io.github.dl4jmoe.zoo.data.CharacterIterator.Split.VALIDATION).shuffle(false).seed(42)
+                        .build()), 1e-5, "the saved model is the averaged one");
+    }
+
+    @Test
     void resumesASavedModelAndGeneratesFromIt(@TempDir Path dir) throws IOException {
         assertEquals(0, MoeExamples.commandLine().execute(prepend("train", tiny(dir, "--steps", "2", "--sample-length", "0"))));
         Path model = dir.resolve("lm.zip");
@@ -81,6 +102,8 @@ class TrainCommandTest {
         assertTrue(err.toString().contains("train: --ffn names 5 kinds for 2 layers"), err.toString()); // the option accumulates
         assertEquals(1, cli.execute("generate", "--model", dir.resolve("missing.zip").toString()));
         assertTrue(err.toString().contains("missing.zip"), err.toString());
+        assertEquals(1, cli.execute(prepend("train", tiny(dir, "--workers", "0"))));
+        assertTrue(err.toString().contains("train: --workers must be at least 1, got 0"), err.toString());
         assertEquals(2, cli.execute("train", "--ffn", "sparse"), "an unknown kind is a usage error");
     }
 
