@@ -1,7 +1,7 @@
 package io.github.dl4jmoe.experts;
 
 import java.lang.ref.Reference;
-import java.util.stream.IntStream;
+import java.util.Arrays;
 
 import io.github.dl4jmoe.layers.FfnActivation;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -18,8 +18,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * </pre>
  * As a SameDiff graph this needs the gathered rows {@code [n, S, d]} of both tables in the forward pass, again in
  * SameDiff's recomputed forward inside backprop, and as gradients: 268 MB per table at n = 1024, S = 128, d = 256
- * in float. Here each row is read where it is used and the table gradients stay in factored form
- * ({@link RowGradients}). Work is split over tokens in two threads.
+ * in float. Here the slots are grouped by expert ({@link ExpertGroups}): each pass reads each retrieved expert's rows
+ * once, in ascending row order, in one of two threads, and the table gradients are summed per expert and handed over
+ * ({@link RowSink}) without a gradient matrix.
  *
  * <p>The tables are {@code [N, d]} (down, u) and {@code [N, nOut]} (up, v), FLOAT or DOUBLE; everything else is
  * passed as row-major double arrays.
@@ -28,7 +29,6 @@ public final class PeerExperts {
 
     private static final double SQRT_HALF = Math.sqrt(0.5);
     private static final double INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
-    private static final int THREADS = 2;
 
     private final INDArray down;
     private final INDArray up;
@@ -67,12 +67,31 @@ public final class PeerExperts {
      * @param output      {@code [n, nOut]}
      * @param activations {@code a_p = act(pre_p)} per slot
      * @param slopes      {@code act'(pre_p)} per slot, for the backward pass
+     * @param byExpert    the slots grouped by expert, for the backward pass
      */
-    public record Forward(double[] output, double[] activations, double[] slopes) {
+    public record Forward(double[] output, double[] activations, double[] slopes, ExpertGroups byExpert) {
     }
 
-    /** The gradients of one backward pass; the tables' are factored, see {@link RowGradients}. */
-    public record Gradients(double[] gates, double[] input, RowGradients down, RowGradients up) {
+    /** The gradients of one backward pass; the tables' went to the {@link RowSink}. */
+    public record Gradients(double[] gates, double[] input) {
+    }
+
+    /**
+     * Where {@link #backward} delivers each retrieved expert's row gradients, summed over the expert's slots:
+     * {@code dL/du_e = sum_p dL/dpre_p x_t} and {@code dL/dv_e = sum_p g_p a_p epsilon_t}, once per expert and pass.
+     */
+    public interface RowSink {
+        /** The consumer of one thread's experts (each expert belongs to exactly one thread). */
+        RowConsumer open();
+    }
+
+    @FunctionalInterface
+    public interface RowConsumer {
+        /**
+         * Called after the backward pass has read the expert's rows, which no other thread reads: the consumer may
+         * update them in place (sparse updates).
+         */
+        void accept(int expert, double[] downGradient, double[] upGradient);
     }
 
     /**
@@ -81,83 +100,92 @@ public final class PeerExperts {
      */
     public Forward forward(double[] x, double[] gates) {
         checkLengths(x, gates);
-        double[] pre = preActivations(x);
+        ExpertGroups groups = ExpertGroups.of(experts);
+        double[] pre = new double[experts.length];
+        groups.inParallel(0, (from, to, unused) -> {
+            RowBuffer downRows = new RowBuffer(down);
+            double[] u = new double[nIn];
+            for (int g = from; g < to; g++) {
+                downRows.get(groups.expert(g), u);
+                for (int i = groups.start(g); i < groups.start(g + 1); i++) {
+                    int p = groups.slot(i);
+                    pre[p] = dot(x, p / slots * nIn, u);
+                }
+            }
+        });
         double[][] actAndSlope = activate(pre);
         double[] act = actAndSlope[0];
-        double[] out = new double[tokens * nOut];
-        inParallel((from, to) -> {
+        double[] output = groups.inParallel(tokens * nOut, (from, to, out) -> {
             RowBuffer upRows = new RowBuffer(up);
             double[] v = new double[nOut];
-            for (int t = from; t < to; t++) {
-                for (int p = t * slots; p < (t + 1) * slots; p++) {
+            for (int g = from; g < to; g++) {
+                upRows.get(groups.expert(g), v);
+                for (int i = groups.start(g); i < groups.start(g + 1); i++) {
+                    int p = groups.slot(i);
                     double w = gates[p] * act[p];
-                    upRows.get(experts[p], v);
+                    int at = p / slots * nOut;
                     for (int j = 0; j < nOut; j++) {
-                        out[t * nOut + j] += w * v[j];
+                        out[at + j] += w * v[j];
                     }
                 }
             }
         });
+        Reference.reachabilityFence(down);
         Reference.reachabilityFence(up);
-        return new Forward(out, act, actAndSlope[1]);
+        return new Forward(output, act, actAndSlope[1], groups);
     }
 
     /**
      * Backward pass of {@link #forward} for {@code epsilon = dL/df}, {@code [n, nOut]}:
      * {@code dL/dg_p = a_p (eps_t . v_p)}, {@code dL/dpre_p = g_p act'(pre_p) (eps_t . v_p)},
-     * {@code dL/dx_t = sum_p dL/dpre_p u_p}, {@code dL/du_p = dL/dpre_p x_t} and {@code dL/dv_p = g_p a_p eps_t}.
-     * Reads the tables as they are now: call it before updating them.
+     * {@code dL/dx_t = sum_p dL/dpre_p u_p}, {@code dL/du_e = sum_{p of e} dL/dpre_p x_t} and
+     * {@code dL/dv_e = sum_{p of e} g_p a_p eps_t}. Each retrieved expert is visited once: its two rows are read,
+     * its slots' gradients computed, and its row gradients handed to {@code tables}, which may update the rows at
+     * once (one pass over the retrieved rows instead of one to differentiate and one to update).
      *
      * @param forward the forward pass of the same {@code x}, gates and tables
      */
-    public Gradients backward(double[] x, double[] gates, Forward forward, double[] epsilon) {
+    public Gradients backward(double[] x, double[] gates, Forward forward, double[] epsilon, RowSink tables) {
         checkLengths(x, gates);
         double[] act = forward.activations();
         double[] slope = forward.slopes();
+        ExpertGroups groups = forward.byExpert();
         double[] gateGrads = new double[experts.length];
-        double[] preGrads = new double[experts.length];
-        double[] upCoefficients = new double[experts.length];
-        double[] inputGrads = new double[tokens * nIn];
-        inParallel((from, to) -> {
+        double[] inputGrads = groups.inParallel(tokens * nIn, (from, to, dx) -> {
             RowBuffer downRows = new RowBuffer(down);
             RowBuffer upRows = new RowBuffer(up);
+            RowConsumer consumer = tables.open();
             double[] u = new double[nIn];
             double[] v = new double[nOut];
-            for (int t = from; t < to; t++) {
-                for (int p = t * slots; p < (t + 1) * slots; p++) {
-                    upRows.get(experts[p], v);
+            double[] downGrad = new double[nIn];
+            double[] upGrad = new double[nOut];
+            for (int g = from; g < to; g++) {
+                int expert = groups.expert(g);
+                downRows.get(expert, u);
+                upRows.get(expert, v);
+                Arrays.fill(downGrad, 0);
+                Arrays.fill(upGrad, 0);
+                for (int i = groups.start(g); i < groups.start(g + 1); i++) {
+                    int p = groups.slot(i);
+                    int t = p / slots;
                     double ev = dot(epsilon, t * nOut, v);
                     gateGrads[p] = act[p] * ev;
-                    preGrads[p] = gates[p] * slope[p] * ev;
-                    upCoefficients[p] = gates[p] * act[p];
-                    downRows.get(experts[p], u);
+                    double preGrad = gates[p] * slope[p] * ev;
+                    double upCoefficient = gates[p] * act[p];
                     for (int j = 0; j < nIn; j++) {
-                        inputGrads[t * nIn + j] += preGrads[p] * u[j];
+                        dx[t * nIn + j] += preGrad * u[j];
+                        downGrad[j] += preGrad * x[t * nIn + j];
+                    }
+                    for (int j = 0; j < nOut; j++) {
+                        upGrad[j] += upCoefficient * epsilon[t * nOut + j];
                     }
                 }
+                consumer.accept(expert, downGrad, upGrad);
             }
         });
         Reference.reachabilityFence(down);
         Reference.reachabilityFence(up);
-        return new Gradients(gateGrads, inputGrads, new RowGradients(experts, preGrads, x, slots, nIn),
-                new RowGradients(experts, upCoefficients, epsilon, slots, nOut));
-    }
-
-    /** {@code u_{e_p} . x_t} for every slot. */
-    private double[] preActivations(double[] x) {
-        double[] pre = new double[experts.length];
-        inParallel((from, to) -> {
-            RowBuffer downRows = new RowBuffer(down);
-            double[] u = new double[nIn];
-            for (int t = from; t < to; t++) {
-                for (int p = t * slots; p < (t + 1) * slots; p++) {
-                    downRows.get(experts[p], u);
-                    pre[p] = dot(x, t * nIn, u);
-                }
-            }
-        });
-        Reference.reachabilityFence(down);
-        return pre;
+        return new Gradients(gateGrads, inputGrads);
     }
 
     /**
@@ -213,19 +241,5 @@ public final class PeerExperts {
             throw new IllegalArgumentException("PeerExperts: " + tokens + " tokens of width " + nIn + " and "
                     + experts.length + " slots, got " + x.length + " input values and " + gates.length + " gates");
         }
-    }
-
-    @FunctionalInterface
-    private interface TokenRange {
-        void run(int from, int to);
-    }
-
-    /** Tokens split into contiguous ranges, one per thread: each output row is written by one thread only. */
-    private void inParallel(TokenRange body) {
-        IntStream.range(0, THREADS).parallel().forEach(part -> {
-            int from = (int) ((long) tokens * part / THREADS);
-            int to = (int) ((long) tokens * (part + 1) / THREADS);
-            body.run(from, to);
-        });
     }
 }

@@ -1,9 +1,5 @@
 package io.github.dl4jmoe.experts;
 
-import java.lang.ref.Reference;
-import java.util.Arrays;
-import java.util.stream.IntStream;
-
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
@@ -16,9 +12,10 @@ import org.nd4j.linalg.learning.config.Sgd;
  * moments of untouched rows are neither read nor decayed). With SGD, or with Adam on a row's first update, the
  * result equals the dense updater's; afterwards lazy Adam differs from dense Adam only for rows a step did not touch.
  *
- * <p>One pass: the gradient contributions are grouped by table row (one sort), each group is summed and applied to
- * its row at once, in two threads over disjoint rows. Moments are kept here, outside the network's parameter vector, so they
- * are not saved with the model (training resumed from a checkpoint restarts their moving averages).
+ * <p>Use: {@link #step} once per training step, then {@link Step#open()} in each thread and
+ * {@link RowUpdate#apply} for each touched row, once per row, with the row's gradient summed over the minibatch.
+ * Moments are kept here, outside the network's parameter vector, so they are not saved with the model (training
+ * resumed from a checkpoint restarts their moving averages).
  */
 public final class SparseRowUpdater {
 
@@ -26,82 +23,93 @@ public final class SparseRowUpdater {
     private INDArray secondMoment;
 
     /**
-     * @param table     {@code [N, width]}, updated in place
-     * @param grads     gradient contributions and their rows, duplicates allowed: sums over the minibatch (DL4J's
-     *                  convention)
+     * Prepares one step's row updates of {@code table}.
+     *
+     * @param table     {@code [N, width]}, FLOAT or DOUBLE, row-major; updated in place
      * @param updater   the configured updater: {@link Adam}, {@link Sgd} or {@link NoOp}
      * @param iteration completed iterations (Adam's bias correction uses iteration + 1)
+     * @param minibatch DL4J's minibatch size: gradients are sums over it
      */
-    public void apply(INDArray table, RowGradients grads, IUpdater updater, int iteration, int epoch,
-                      long minibatch) {
-        if (updater instanceof NoOp) {
-            return;
-        }
-        if (!(updater instanceof Sgd) && !(updater instanceof Adam)) {
+    public Step step(INDArray table, IUpdater updater, int iteration, int epoch, long minibatch) {
+        if (!(updater instanceof Sgd) && !(updater instanceof Adam) && !(updater instanceof NoOp)) {
             throw new IllegalArgumentException("Sparse row updates support Adam, Sgd and NoOp, not "
                     + updater.getClass().getSimpleName() + "; configure one of those or use dense table updates");
-        }
-        if (grads.width() != table.size(1)) {
-            throw new IllegalArgumentException("SparseRowUpdater: gradient width " + grads.width() + " for a table "
-                    + java.util.Arrays.toString(table.shape()));
         }
         if (updater instanceof Adam && firstMoment == null) {
             firstMoment = Nd4j.zeros(table.dataType(), table.shape());
             secondMoment = Nd4j.zeros(table.dataType(), table.shape());
         }
-        int[] rows = grads.rows();
-        long[] order = new long[rows.length];                 // (row, position) pairs sorted: grouped by table row
-        for (int i = 0; i < rows.length; i++) {
-            order[i] = ((long) rows[i] << 32) | i;
-        }
-        Arrays.sort(order);
-        int split = groupBoundaryNear(order, order.length / 2);
-        Step step = new Step(updater, iteration, epoch, minibatch);
-        IntStream.of(0, 1).parallel().forEach(part -> {
-            int from = part == 0 ? 0 : split;
-            int to = part == 0 ? split : order.length;
-            int width = grads.width();
-            RowBuffer params = new RowBuffer(table);
-            RowBuffer m = firstMoment == null ? null : new RowBuffer(firstMoment);
-            RowBuffer v = secondMoment == null ? null : new RowBuffer(secondMoment);
-            double[] g = new double[width];
-            double[] p = new double[width];
-            double[] mr = new double[width];
-            double[] vr = new double[width];
-            for (int i = from; i < to; ) {
-                int row = (int) (order[i] >>> 32);
-                Arrays.fill(g, 0);
-                for (; i < to && (int) (order[i] >>> 32) == row; i++) {
-                    grads.addTo((int) order[i], g);
-                }
-                params.get(row, p);
-                if (m == null) {
-                    step.sgd(p, g);
-                } else {
-                    m.get(row, mr);
-                    v.get(row, vr);
-                    step.adam(p, g, mr, vr);
-                    m.put(row, mr);
-                    v.put(row, vr);
-                }
-                params.put(row, p);
-            }
-        });
-        Reference.reachabilityFence(table);                   // the row pointers do not keep the arrays alive
-        Reference.reachabilityFence(firstMoment);
-        Reference.reachabilityFence(secondMoment);
+        boolean adam = updater instanceof Adam;
+        return new Step(table, updater instanceof NoOp ? null : new Rule(updater, iteration, epoch, minibatch),
+                adam ? firstMoment : null, adam ? secondMoment : null);
     }
 
-    /** The first position at or after {@code p} that starts a new row group, so the two halves share no row. */
-    private static int groupBoundaryNear(long[] order, int p) {
-        while (p > 0 && p < order.length && (order[p] >>> 32) == (order[p - 1] >>> 32)) {
-            p++;
+    /** One training step's updates of one table. Keep it reachable while its row updates are in use. */
+    public static final class Step {
+        private final INDArray table;
+        private final Rule rule;
+        private final INDArray firstMoment;
+        private final INDArray secondMoment;
+
+        private Step(INDArray table, Rule rule, INDArray firstMoment, INDArray secondMoment) {
+            this.table = table;
+            this.rule = rule;
+            this.firstMoment = firstMoment;
+            this.secondMoment = secondMoment;
         }
-        return p;
+
+        /** Row updates for one thread (it owns row buffers); threads must update disjoint rows. */
+        public RowUpdate open() {
+            return new RowUpdate(this);
+        }
+    }
+
+    /** Applies one step's rule to single rows; not thread safe. */
+    public static final class RowUpdate {
+        private final Rule rule;
+        private final RowBuffer params;
+        private final RowBuffer m;
+        private final RowBuffer v;
+        private final double[] p;
+        private final double[] mr;
+        private final double[] vr;
+
+        private RowUpdate(Step step) {
+            this.rule = step.rule;
+            int width = (int) step.table.size(1);
+            this.params = step.rule == null ? null : new RowBuffer(step.table);
+            this.m = step.firstMoment == null ? null : new RowBuffer(step.firstMoment);
+            this.v = step.secondMoment == null ? null : new RowBuffer(step.secondMoment);
+            this.p = new double[width];
+            this.mr = new double[width];
+            this.vr = new double[width];
+        }
+
+        /** Updates row {@code row} from its gradient summed over the minibatch (DL4J's convention). */
+        public void apply(int row, double[] gradientSum) {
+            if (gradientSum.length != p.length) {
+                throw new IllegalArgumentException("SparseRowUpdater: gradient of width " + gradientSum.length
+                        + " for rows of width " + p.length);
+            }
+            if (rule == null) {
+                return;
+            }
+            params.get(row, p);
+            if (m == null) {
+                rule.sgd(p, gradientSum);
+            } else {
+                m.get(row, mr);
+                v.get(row, vr);
+                rule.adam(p, gradientSum, mr, vr);
+                m.put(row, mr);
+                v.put(row, vr);
+            }
+            params.put(row, p);
+        }
     }
 
     /** The update rules, with DL4J's gradient-over-minibatch convention and Adam's bias correction. */
-    private static final class Step {
+    private static final class Rule {
         private final double scale;
         private final double lr;
         private final double b1;
@@ -109,7 +117,7 @@ public final class SparseRowUpdater {
         private final double eps;
         private final double alpha;
 
-        Step(IUpdater updater, int iteration, int epoch, long minibatch) {
+        Rule(IUpdater updater, int iteration, int epoch, long minibatch) {
             this.scale = 1.0 / minibatch;
             if (updater instanceof Adam adam) {
                 int t = iteration + 1;

@@ -1,5 +1,6 @@
 package io.github.dl4jmoe.layers;
 
+import java.lang.ref.Reference;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -7,7 +8,6 @@ import java.util.Set;
 import io.github.dl4jmoe.experts.HostArrays;
 import io.github.dl4jmoe.experts.PeerExperts;
 import io.github.dl4jmoe.experts.ProductKeySearch;
-import io.github.dl4jmoe.experts.RowGradients;
 import io.github.dl4jmoe.experts.SparseRowUpdater;
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import io.github.dl4jmoe.runtime.HostContext;
@@ -237,10 +237,30 @@ public class PeerLayer extends BaseMoeLayer {
         @Override
         public INDArray[] backward(HostContext ctx, INDArray[] inputs, Object saved, INDArray outputGradient) {
             Retrieval r = (Retrieval) saved;
-            PeerExperts.Gradients grads = experts(ctx, r.experts()).backward(HostArrays.toDoubles(inputs[0]),
-                    r.gates(), r.forward(), HostArrays.toDoubles(outputGradient));
-            tableGradient(ctx, DOWN, grads.down(), downUpdater);
-            tableGradient(ctx, UP, grads.up(), upUpdater);
+            PeerExperts.Gradients grads;
+            if (tableUpdates == TableUpdates.SPARSE) {
+                SparseRowUpdater.Step down = step(ctx, DOWN, downUpdater);
+                SparseRowUpdater.Step up = step(ctx, UP, upUpdater);
+                grads = backward(ctx, inputs[0], r, outputGradient, () -> {
+                    SparseRowUpdater.RowUpdate downRows = down.open();
+                    SparseRowUpdater.RowUpdate upRows = up.open();
+                    return (expert, downGrad, upGrad) -> {
+                        downRows.apply(expert, downGrad);
+                        upRows.apply(expert, upGrad);
+                    };
+                });
+                Reference.reachabilityFence(down);
+                Reference.reachabilityFence(up);
+            } else {
+                double[] downGrads = new double[Math.toIntExact(ctx.param(DOWN).length())];
+                double[] upGrads = new double[Math.toIntExact(ctx.param(UP).length())];
+                grads = backward(ctx, inputs[0], r, outputGradient, () -> (expert, downGrad, upGrad) -> {
+                    System.arraycopy(downGrad, 0, downGrads, expert * downGrad.length, downGrad.length);
+                    System.arraycopy(upGrad, 0, upGrads, expert * upGrad.length, upGrad.length);
+                });
+                reportDense(ctx, DOWN, downGrads);
+                reportDense(ctx, UP, upGrads);
+            }
             double[] scoreGrads = gateBackward(r.gates(), grads.gates());
             INDArray queryPath = queries.backward(ctx, r.queries(), r.experts(), scoreGrads);
             INDArray x = inputs[0];
@@ -290,15 +310,22 @@ public class PeerLayer extends BaseMoeLayer {
             return out;
         }
 
-        /** Applies (sparse) or reports (dense) the gradient of the retrieved rows of table {@code key}. */
-        private void tableGradient(HostContext ctx, String key, RowGradients grads, SparseRowUpdater sparse) {
+        private PeerExperts.Gradients backward(HostContext ctx, INDArray x, Retrieval r, INDArray outputGradient,
+                                               PeerExperts.RowSink tables) {
+            return experts(ctx, r.experts()).backward(HostArrays.toDoubles(x), r.gates(), r.forward(),
+                    HostArrays.toDoubles(outputGradient), tables);
+        }
+
+        /** This step's sparse row updates of table {@code key}, with the updater configured for it. */
+        private SparseRowUpdater.Step step(HostContext ctx, String key, SparseRowUpdater updater) {
+            return updater.step(ctx.param(key), ctx.configuredUpdater(key), ctx.iteration(), ctx.epoch(),
+                    ctx.minibatch());
+        }
+
+        /** Reports a dense table gradient to DL4J, whose updater then applies it. */
+        private void reportDense(HostContext ctx, String key, double[] gradient) {
             INDArray table = ctx.param(key);
-            if (tableUpdates == TableUpdates.SPARSE) {
-                sparse.apply(table, grads, ctx.configuredUpdater(key), ctx.iteration(), ctx.epoch(), ctx.minibatch());
-            } else {
-                ctx.gradient(key).assign(HostArrays.fromDoubles(grads.denseSum((int) numExperts), table.dataType(),
-                        table.shape()));
-            }
+            ctx.gradient(key).assign(HostArrays.fromDoubles(gradient, table.dataType(), table.shape()));
         }
     }
 

@@ -1,0 +1,91 @@
+package io.github.dl4jmoe.experts;
+
+import java.util.Arrays;
+import java.util.stream.IntStream;
+
+/**
+ * The slots of one retrieval grouped by expert, experts ascending: group g holds expert {@link #expert(int)} and its
+ * slots {@code slot(i)} for {@code start(g) <= i < start(g + 1)}. Visiting the groups reads each retrieved row once
+ * and in ascending address order; work is split into two threads at a group boundary, so each expert (and its rows)
+ * belongs to one thread.
+ */
+final class ExpertGroups {
+
+    private static final int THREADS = 2;
+
+    private final int[] experts;
+    private final int[] starts;
+    private final int[] slots;
+
+    private ExpertGroups(int[] experts, int[] starts, int[] slots) {
+        this.experts = experts;
+        this.starts = starts;
+        this.slots = slots;
+    }
+
+    /** @param expertOfSlot the expert id of each slot (non-negative) */
+    static ExpertGroups of(int[] expertOfSlot) {
+        long[] keys = new long[expertOfSlot.length];               // (expert, slot): sorting groups by expert
+        for (int p = 0; p < keys.length; p++) {
+            keys[p] = ((long) expertOfSlot[p] << 32) | p;
+        }
+        Arrays.sort(keys);
+        int[] slots = new int[keys.length];
+        int[] experts = new int[keys.length];
+        int[] starts = new int[keys.length + 1];
+        int groups = 0;
+        for (int i = 0; i < keys.length; i++) {
+            int expert = (int) (keys[i] >>> 32);
+            if (groups == 0 || experts[groups - 1] != expert) {
+                experts[groups] = expert;
+                starts[groups++] = i;
+            }
+            slots[i] = (int) keys[i];
+        }
+        starts[groups] = keys.length;
+        return new ExpertGroups(Arrays.copyOf(experts, groups), Arrays.copyOf(starts, groups + 1), slots);
+    }
+
+    int groups() {
+        return experts.length;
+    }
+
+    int expert(int group) {
+        return experts[group];
+    }
+
+    int start(int group) {
+        return starts[group];
+    }
+
+    int slot(int i) {
+        return slots[i];
+    }
+
+    @FunctionalInterface
+    interface Part {
+        /** Handles groups {@code [from, to)}, adding into its own {@code accumulator}. */
+        void run(int from, int to, double[] accumulator);
+    }
+
+    /**
+     * Runs {@code body} over all groups in two threads with about half of the slots each, each thread with its own
+     * zeroed accumulator of {@code width} values; returns the accumulators' sum.
+     */
+    double[] inParallel(int width, Part body) {
+        int middle = Arrays.binarySearch(starts, slots.length / 2);
+        int split = middle >= 0 ? middle : Math.min(-middle - 1, groups());
+        int[] bounds = {0, split, groups()};
+        double[][] parts = new double[THREADS][];
+        IntStream.range(0, THREADS).parallel().forEach(k -> {
+            parts[k] = new double[width];
+            body.run(bounds[k], bounds[k + 1], parts[k]);
+        });
+        for (int k = 1; k < THREADS; k++) {
+            for (int i = 0; i < width; i++) {
+                parts[0][i] += parts[k][i];
+            }
+        }
+        return parts[0];
+    }
+}
