@@ -20,8 +20,15 @@ public final class MoeExamples {
      * missing file) prints its message and exits with 1; other failures keep their stack trace.
      */
     public static CommandLine commandLine() {
-        return new CommandLine(new MoeExamples())
-                .setCaseInsensitiveEnumValuesAllowed(true)
+        return userFacing(new CommandLine(new MoeExamples()));
+    }
+
+    /**
+     * Case-insensitive enum values, and user mistakes ({@link IllegalArgumentException}, {@link IOException}) printed
+     * as {@code <command>: <message>} with exit code 1, as every program of this project reports them.
+     */
+    public static CommandLine userFacing(CommandLine cli) {
+        return cli.setCaseInsensitiveEnumValuesAllowed(true)
                 .setExecutionExceptionHandler((e, commandLine, parseResult) -> {
                     if (!(e instanceof IllegalArgumentException || e instanceof IOException)) {
                         throw e;
