@@ -200,8 +200,12 @@ public class PeerLayer extends BaseMoeLayer {
         return g.hostOutput(HOST_OUTPUT, nOut, new Experts(), new SDVariable[] {g.input()});
     }
 
-    /** What the forward pass keeps for the backward pass: queries, expert ids and gates ({@code [n*h*k]}), activations. */
-    private record Retrieval(PeerQueries.Forward queries, int[] experts, double[] gates, PeerExperts.Forward forward) {
+    /**
+     * What the forward pass keeps for the backward pass: queries, the tokens as doubles, expert ids and gates
+     * ({@code [n*h*k]}), activations.
+     */
+    private record Retrieval(PeerQueries.Forward queries, double[] x, int[] experts, double[] gates,
+                             PeerExperts.Forward forward) {
     }
 
     /**
@@ -226,22 +230,24 @@ public class PeerLayer extends BaseMoeLayer {
             ProductKeySearch.Result found = ProductKeySearch.search(queried.scores1(), queried.scores2(), candidates,
                     topK);
             double[] gates = gate(found.scores());
-            PeerExperts.Forward forward = experts(ctx, found.keys()).forward(HostArrays.toDoubles(x), gates);
+            double[] tokens = HostArrays.toDoubles(x);
+            PeerExperts.Forward forward = experts(ctx, found.keys()).forward(tokens, gates);
             Map<String, INDArray> stats = Map.of(
                     STAT_EXPERTS, Nd4j.createFromArray(found.keys()).reshape(rows, topK),
                     STAT_GATES, HostArrays.fromDoubles(gates, x.dataType(), rows, topK));
             return new LayerGraph.HostResult(HostArrays.fromDoubles(forward.output(), x.dataType(), x.size(0), nOut),
-                    new Retrieval(queried, found.keys(), gates, forward), stats);
+                    new Retrieval(queried, tokens, found.keys(), gates, forward), stats);
         }
 
         @Override
         public INDArray[] backward(HostContext ctx, INDArray[] inputs, Object saved, INDArray outputGradient) {
             Retrieval r = (Retrieval) saved;
+            double[] epsilon = HostArrays.toDoubles(outputGradient);
             PeerExperts.Gradients grads;
             if (tableUpdates == TableUpdates.SPARSE) {
                 SparseRowUpdater.Step down = step(ctx, DOWN, downUpdater);
                 SparseRowUpdater.Step up = step(ctx, UP, upUpdater);
-                grads = backward(ctx, inputs[0], r, outputGradient, () -> {
+                grads = backward(ctx, r, epsilon, () -> {
                     SparseRowUpdater.RowUpdate downRows = down.open();
                     SparseRowUpdater.RowUpdate upRows = up.open();
                     return (expert, downGrad, upGrad) -> {
@@ -254,7 +260,7 @@ public class PeerLayer extends BaseMoeLayer {
             } else {
                 double[] downGrads = new double[Math.toIntExact(ctx.param(DOWN).length())];
                 double[] upGrads = new double[Math.toIntExact(ctx.param(UP).length())];
-                grads = backward(ctx, inputs[0], r, outputGradient, () -> (expert, downGrad, upGrad) -> {
+                grads = backward(ctx, r, epsilon, () -> (expert, downGrad, upGrad) -> {
                     System.arraycopy(downGrad, 0, downGrads, expert * downGrad.length, downGrad.length);
                     System.arraycopy(upGrad, 0, upGrads, expert * upGrad.length, upGrad.length);
                 });
@@ -310,10 +316,9 @@ public class PeerLayer extends BaseMoeLayer {
             return out;
         }
 
-        private PeerExperts.Gradients backward(HostContext ctx, INDArray x, Retrieval r, INDArray outputGradient,
+        private PeerExperts.Gradients backward(HostContext ctx, Retrieval r, double[] outputGradient,
                                                PeerExperts.RowSink tables) {
-            return experts(ctx, r.experts()).backward(HostArrays.toDoubles(x), r.gates(), r.forward(),
-                    HostArrays.toDoubles(outputGradient), tables);
+            return experts(ctx, r.experts()).backward(r.x(), r.gates(), r.forward(), outputGradient, tables);
         }
 
         /** This step's sparse row updates of table {@code key}, with the updater configured for it. */

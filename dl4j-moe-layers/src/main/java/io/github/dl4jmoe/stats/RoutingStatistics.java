@@ -1,5 +1,6 @@
 package io.github.dl4jmoe.stats;
 
+import java.io.Serializable;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -14,7 +15,8 @@ import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * Routing statistics of one MoE layer for its latest forward pass (masked time steps excluded).
+ * Routing statistics of one MoE layer for its latest forward pass (masked time steps excluded). Serializable, so that
+ * distributed workers (dl4j-moe-spark) can send theirs to be merged.
  *
  * @param tokens                tokens routed
  * @param expertsPerTokenCounts entry j: tokens that selected exactly j experts ({@code j = 0..E})
@@ -23,7 +25,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * @param capacity              slots per expert
  */
 public record RoutingStatistics(long tokens, long[] expertsPerTokenCounts, long[] load, long droppedPairs,
-                                long capacity) {
+                                long capacity) implements Serializable {
 
     /** Statistics of a layer's latest pass, if it is an MoE layer that has run. */
     public static Optional<RoutingStatistics> of(Layer layer) {

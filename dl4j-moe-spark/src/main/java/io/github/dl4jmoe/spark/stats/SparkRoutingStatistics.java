@@ -52,15 +52,8 @@ public final class SparkRoutingStatistics {
         }
         Broadcast<NetworkCopy> copy = sc.broadcast(NetworkCopy.of(network));
         try {
-            List<Map<String, RoutingStatistics>> out = new ArrayList<>();
-            for (LinkedHashMap<String, Counts> partition : data.mapPartitions(
-                    (Iterator<DataSet> it) -> Collections.singletonList(countPartition(copy.value(), it, batchSize))
-                            .iterator()).collect()) {
-                Map<String, RoutingStatistics> stats = new LinkedHashMap<>();
-                partition.forEach((layer, counts) -> stats.put(layer, counts.statistics()));
-                out.add(stats);
-            }
-            return out;
+            return new ArrayList<>(data.mapPartitions((Iterator<DataSet> it) -> Collections.singletonList(
+                    countPartition(copy.value(), it, batchSize)).iterator()).collect());
         } finally {
             copy.destroy();
         }
@@ -76,9 +69,9 @@ public final class SparkRoutingStatistics {
     }
 
     /** On a worker: the partition's data forward in minibatches, statistics summed per layer. */
-    private static LinkedHashMap<String, Counts> countPartition(NetworkCopy copy, Iterator<DataSet> data,
+    private static Map<String, RoutingStatistics> countPartition(NetworkCopy copy, Iterator<DataSet> data,
                                                                 int batchSize) {
-        Map<String, RoutingStatistics> sums = new LinkedHashMap<>();
+        LinkedHashMap<String, RoutingStatistics> sums = new LinkedHashMap<>();
         Model net = data.hasNext() ? copy.restore() : null;
         List<DataSet> batch = new ArrayList<>(batchSize);
         while (data.hasNext()) {
@@ -89,9 +82,7 @@ public final class SparkRoutingStatistics {
                 batch.clear();
             }
         }
-        LinkedHashMap<String, Counts> counts = new LinkedHashMap<>();
-        sums.forEach((layer, stats) -> counts.put(layer, Counts.of(stats)));
-        return counts;
+        return sums;
     }
 
     private static void forward(Model net, DataSet ds) {
@@ -106,19 +97,6 @@ public final class SparkRoutingStatistics {
 
     private static INDArray[] masks(INDArray mask) {
         return mask == null ? null : new INDArray[] {mask};
-    }
-
-    /** {@link RoutingStatistics}' components: the record itself is not {@link Serializable}. */
-    private record Counts(long tokens, long[] expertsPerTokenCounts, long[] load, long droppedPairs, long capacity)
-            implements Serializable {
-
-        static Counts of(RoutingStatistics s) {
-            return new Counts(s.tokens(), s.expertsPerTokenCounts(), s.load(), s.droppedPairs(), s.capacity());
-        }
-
-        RoutingStatistics statistics() {
-            return new RoutingStatistics(tokens, expertsPerTokenCounts, load, droppedPairs, capacity);
-        }
     }
 
     /**
