@@ -1,6 +1,6 @@
 package io.github.dl4jmoe.experts;
 
-import io.github.dl4jmoe.layers.FfnActivation;
+import io.github.dl4jmoe.ops.HiddenActivation;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 
@@ -13,7 +13,7 @@ import org.nd4j.autodiff.samediff.SameDiff;
  * @param gate {@code [E, d, h]} for gated activations, else null
  * @param down {@code [E, h, nOut]}
  */
-public record ExpertBank(SDVariable up, SDVariable gate, SDVariable down, FfnActivation activation) {
+public record ExpertBank(SDVariable up, SDVariable gate, SDVariable down, HiddenActivation activation) {
 
     /**
      * @param x {@code [E, C, d]}: row c of slice e is the c-th token routed to expert e

@@ -1,6 +1,6 @@
 package io.github.dl4jmoe.experts;
 
-import io.github.dl4jmoe.layers.FfnActivation;
+import io.github.dl4jmoe.ops.HiddenActivation;
 import io.github.dl4jmoe.runtime.LayerGraph;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
 import org.nd4j.autodiff.samediff.SDVariable;
@@ -21,7 +21,7 @@ public final class SharedExpert {
     }
 
     /** Declares the parameters of a shared block of width {@code hidden}. */
-    public static void define(SDLayerParams params, long nIn, long hidden, long nOut, FfnActivation activation,
+    public static void define(SDLayerParams params, long nIn, long hidden, long nOut, HiddenActivation activation,
                               boolean sigmoidGate) {
         params.addWeightParam(W_UP, nIn, hidden);
         if (activation.isGated()) {
@@ -37,7 +37,7 @@ public final class SharedExpert {
      * @param x {@code [n, nIn]}
      * @return {@code [n, nOut]}
      */
-    public static SDVariable apply(LayerGraph g, SDVariable x, FfnActivation activation, boolean sigmoidGate) {
+    public static SDVariable apply(LayerGraph g, SDVariable x, HiddenActivation activation, boolean sigmoidGate) {
         SDVariable up = x.mmul(g.param(W_UP));
         SDVariable gate = activation.isGated() ? x.mmul(g.param(W_GATE)) : null;
         SDVariable out = activation.apply(g.sd(), up, gate).mmul(g.param(W_DOWN));

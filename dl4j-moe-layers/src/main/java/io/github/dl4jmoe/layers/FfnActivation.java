@@ -1,61 +1,43 @@
 package io.github.dl4jmoe.layers;
 
+import io.github.dl4jmoe.ops.HiddenActivation;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 
 /**
- * Activation of a feed-forward block (dense or expert). The gated variants are GLUs (Shazeer 2020,
- * "GLU Variants Improve Transformer"): {@code h = act(x W_gate) * (x W_up)}, with an extra gate projection.
+ * Activation of a feed-forward block (dense or expert), as users configure it. The gated variants are GLUs
+ * (Shazeer 2020, "GLU Variants Improve Transformer"): {@code h = act(x W_gate) * (x W_up)}, with an extra gate
+ * projection. Each constant names its computation in {@link HiddenActivation}, as DL4J's {@code Activation} enum
+ * names an {@code IActivation}.
  */
 public enum FfnActivation {
-    RELU(false),
-    /** Exact GELU, {@code x Phi(x) = 0.5 x (1 + erf(x / sqrt 2))} (PyTorch's default; M2.1's gelu op is an approximation). */
-    GELU(false),
-    SILU(false),
-    TANH(false),
+    RELU,
+    /** Exact GELU, {@code x Phi(x)} (PyTorch's default; M2.1's gelu op is an approximation). */
+    GELU,
+    SILU,
+    TANH,
     /** {@code silu(x W_gate) * (x W_up)}: the SwiGLU of LLaMA, Qwen and DeepSeek experts. */
-    SWIGLU(true),
+    SWIGLU,
     /** {@code gelu(x W_gate) * (x W_up)}, exact GELU. */
-    GEGLU(true);
+    GEGLU;
 
-    private final boolean gated;
-
-    FfnActivation(boolean gated) {
-        this.gated = gated;
+    /** The computation this activation names. */
+    public HiddenActivation function() {
+        return HiddenActivation.valueOf(name());
     }
 
     /** Whether the block has a gate projection besides the up projection. */
     public boolean isGated() {
-        return gated;
+        return function().isGated();
     }
 
     /**
-     * The hidden activation.
+     * The hidden activation, see {@link HiddenActivation#apply}.
      *
      * @param up   {@code x W_up (+ b_up)}
      * @param gate {@code x W_gate (+ b_gate)} for gated variants, ignored (may be null) otherwise
      */
     public SDVariable apply(SameDiff sd, SDVariable up, SDVariable gate) {
-        switch (this) {
-            case RELU:
-                return sd.nn.relu(up, 0.0);
-            case GELU:
-                return gelu(up);
-            case SILU:
-                return sd.nn.swish(up);
-            case TANH:
-                return sd.math.tanh(up);
-            case SWIGLU:
-                return sd.nn.swish(gate).mul(up);
-            case GEGLU:
-                return gelu(gate).mul(up);
-            default:
-                throw new IllegalStateException("Unhandled activation " + this);
-        }
-    }
-
-    private static SDVariable gelu(SDVariable x) {
-        SameDiff sd = x.getSameDiff();
-        return x.mul(sd.math.erf(x.mul(Math.sqrt(0.5))).add(1.0)).mul(0.5);
+        return function().apply(sd, up, gate);
     }
 }

@@ -139,7 +139,7 @@ public class FineRMoeLayer extends BaseMoeLayer {
             params.addWeightParam(W_CONCAT, nOut, nOut);
         }
         if (sharedHidden > 0) {
-            SharedExpert.define(params, nIn, sharedHidden, nOut, activation, sharedGate);
+            SharedExpert.define(params, nIn, sharedHidden, nOut, activation.function(), sharedGate);
         }
     }
 
@@ -168,7 +168,7 @@ public class FineRMoeLayer extends BaseMoeLayer {
             int to = from + perGroup;
             ExpertBank bank = new ExpertBank(expertSlice(g, W_EXPERT_UP, from, to),
                     activation.isGated() ? expertSlice(g, W_EXPERT_GATE, from, to) : null,
-                    expertSlice(g, W_EXPERT_DOWN, from, to), activation);
+                    expertSlice(g, W_EXPERT_DOWN, from, to), activation.function());
             TokenDispatch dispatch = TokenDispatch.plan(sd, x, nIn, columns(selected, from, to), columns(gates, from, to),
                     perGroup, capacityFactor);
             groups[go] = dispatch.combine(bank.apply(sd, dispatch.dispatched()), groupWidth()); // [n, nOut / G_O]
@@ -180,7 +180,7 @@ public class FineRMoeLayer extends BaseMoeLayer {
             y = y.mmul(g.param(W_CONCAT));
         }
         if (sharedHidden > 0) {
-            y = y.add(SharedExpert.apply(g, x, activation, sharedGate));
+            y = y.add(SharedExpert.apply(g, x, activation.function(), sharedGate));
         }
         if (loadBalanceCoefficient > 0) {
             g.addAuxLoss("loadBalance", AuxiliaryLosses.loadBalance(sd, sd.nn.softmax(logits, 1), selected, numExperts()),

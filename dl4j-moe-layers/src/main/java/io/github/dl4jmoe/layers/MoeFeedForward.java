@@ -126,7 +126,7 @@ public class MoeFeedForward extends BaseMoeLayer {
         }
         params.addWeightParam(W_EXPERT_DOWN, numExperts, expertHidden, nOut);
         if (numSharedExperts > 0) {
-            SharedExpert.define(params, nIn, numSharedExperts * sharedHidden, nOut, activation, sharedGate);
+            SharedExpert.define(params, nIn, numSharedExperts * sharedHidden, nOut, activation.function(), sharedGate);
         }
     }
 
@@ -147,7 +147,7 @@ public class MoeFeedForward extends BaseMoeLayer {
         SDVariable logits = x.mmul(g.param(W_ROUTER));                           // [n, E]
         Routing routing = router.route(sd, logits, numExperts);
         ExpertBank experts = new ExpertBank(g.param(W_EXPERT_UP),
-                activation.isGated() ? g.param(W_EXPERT_GATE) : null, g.param(W_EXPERT_DOWN), activation);
+                activation.isGated() ? g.param(W_EXPERT_GATE) : null, g.param(W_EXPERT_DOWN), activation.function());
 
         SDVariable y;
         if (denseCompute) {
@@ -162,7 +162,7 @@ public class MoeFeedForward extends BaseMoeLayer {
             g.addStatistic(STAT_CAPACITY, dispatch.capacity());
         }
         if (numSharedExperts > 0) {
-            y = y.add(SharedExpert.apply(g, x, activation, sharedGate));
+            y = y.add(SharedExpert.apply(g, x, activation.function(), sharedGate));
         }
 
         if (loadBalanceCoefficient > 0) {

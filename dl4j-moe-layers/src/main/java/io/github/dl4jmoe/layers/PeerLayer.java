@@ -1,16 +1,13 @@
 package io.github.dl4jmoe.layers;
 
-import java.lang.ref.Reference;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 
-import io.github.dl4jmoe.experts.HostArrays;
-import io.github.dl4jmoe.experts.PeerExperts;
-import io.github.dl4jmoe.experts.ProductKeySearch;
-import io.github.dl4jmoe.experts.SparseRowUpdater;
+import io.github.dl4jmoe.peer.PeerKeys;
+import io.github.dl4jmoe.peer.PeerRetrieval;
+import io.github.dl4jmoe.peer.QueryNormalization;
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
-import io.github.dl4jmoe.runtime.HostContext;
 import io.github.dl4jmoe.runtime.LayerGraph;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
 import org.deeplearning4j.nn.weights.WeightInitUtil;
@@ -28,38 +25,50 @@ import org.nd4j.linalg.factory.Nd4j;
  *   g = softmax (or sigmoid) of the k selected scores                                      [n*h, k]
  *   f(x) = sum_heads sum_{i in I} g_i act(u_i . x) v_i                                     [n, nOut]
  * </pre>
- * The whole layer is the graph's host output ({@link LayerGraph#hostOutput}), with its own backward pass: the query
- * network and the half scores ({@link PeerQueries}), then in Java the search on the half scores (the
+ * The whole layer is the graph's host output ({@link LayerGraph#hostOutput}), computed by {@link PeerRetrieval} with
+ * its own backward pass: the query network and the half scores, then in Java the search on the half scores (the
  * {@code [tokens, N]} score matrix is never built), the gates, and the experts on the retrieved rows of the down (u)
- * and up (v) tables ({@link PeerExperts}). The table gradients are therefore row gradients: with
+ * and up (v) tables. The table gradients are therefore row gradients: with
  * {@link TableUpdates#SPARSE} (default) the layer applies them to the touched rows only (lazy Adam or SGD with the
  * layer's configured updater), while every other parameter follows DL4J's updater as usual. The half scores receive the gate gradients at the selected sub-keys, through which
  * the query network and both sub-key sets learn.
  */
 public class PeerLayer extends BaseMoeLayer {
 
-    public static final String W_QUERY = "wQuery";
-    public static final String SUB_KEYS_1 = "subKeys1";
-    public static final String SUB_KEYS_2 = "subKeys2";
-    public static final String DOWN = "expertDown";
-    public static final String UP = "expertUp";
-    public static final String RUNNING_MEAN = "queryMean";
-    public static final String RUNNING_VAR = "queryVar";
+    public static final String W_QUERY = PeerKeys.W_QUERY;
+    public static final String SUB_KEYS_1 = PeerKeys.SUB_KEYS_1;
+    public static final String SUB_KEYS_2 = PeerKeys.SUB_KEYS_2;
+    public static final String DOWN = PeerKeys.DOWN;
+    public static final String UP = PeerKeys.UP;
+    public static final String RUNNING_MEAN = PeerKeys.RUNNING_MEAN;
+    public static final String RUNNING_VAR = PeerKeys.RUNNING_VAR;
 
     /** Statistic: retrieved expert indices, {@code [n*h, k]} (row t*h + head). */
-    public static final String STAT_EXPERTS = "experts";
+    public static final String STAT_EXPERTS = PeerKeys.STAT_EXPERTS;
     /** Statistic: gate of each retrieved expert, {@code [n*h, k]}. */
-    public static final String STAT_GATES = "gates";
+    public static final String STAT_GATES = PeerKeys.STAT_GATES;
 
     private static final String HOST_OUTPUT = "expertOutput";
 
     /** Query normalisation before the key search. */
     public enum QueryNorm {
-        /** Batch normalisation without affine parameters (the paper): batch statistics in training, running at inference. */
-        BATCH,
+        /** Batch normalisation without affine parameters (the paper): batch statistics in training, running at
+         * inference. */
+        BATCH(QueryNormalization.BATCH),
         /** Per-head layer normalisation without affine parameters. */
-        LAYER,
-        NONE
+        LAYER(QueryNormalization.LAYER),
+        NONE(QueryNormalization.NONE);
+
+        private final QueryNormalization normalization;
+
+        QueryNorm(QueryNormalization normalization) {
+            this.normalization = normalization;
+        }
+
+        /** The computation this option names. */
+        public QueryNormalization normalization() {
+            return normalization;
+        }
     }
 
     /** Router weights over each head's k retrieved experts. */
@@ -80,8 +89,8 @@ public class PeerLayer extends BaseMoeLayer {
     public static final int DEFAULT_HEADS = 8;
     public static final int DEFAULT_TOP_K = 16;
     public static final int DEFAULT_KEY_SIZE = 128;
-    public static final double BATCH_NORM_DECAY = 0.9;
-    public static final double NORM_EPSILON = 1e-5;
+    public static final double BATCH_NORM_DECAY = PeerKeys.BATCH_NORM_DECAY;
+    public static final double NORM_EPSILON = PeerKeys.NORM_EPSILON;
     public static final long MAX_EXPERTS = 1L << 24;
 
     private long numExperts;
@@ -197,141 +206,10 @@ public class PeerLayer extends BaseMoeLayer {
 
     @Override
     public SDVariable defineTokens(LayerGraph g) {
-        return g.hostOutput(HOST_OUTPUT, nOut, new Experts(), new SDVariable[] {g.input()});
-    }
-
-    /**
-     * What the forward pass keeps for the backward pass: queries, the tokens as doubles, expert ids and gates
-     * ({@code [n*h*k]}), activations.
-     */
-    private record Retrieval(PeerQueries.Forward queries, double[] x, int[] experts, double[] gates,
-                             PeerExperts.Forward forward) {
-    }
-
-    /**
-     * The layer on the host, from its one input, the tokens {@code [n, d]}: queries and half scores
-     * ({@link PeerQueries}), the product-key search, the gates over each head's k scores {@code s1[i] + s2[j]}, and
-     * the experts {@code f(x) = sum_p g_p act(u_p . x) v_p} on the retrieved rows ({@link PeerExperts}).
-     *
-     * <p>Backward: the gate gradients reach the query network and the sub-keys through the selected scores only
-     * ({@link PeerQueries#backward}); the expert-table gradients are applied to the retrieved rows
-     * ({@link TableUpdates#SPARSE}) or reported densely.
-     */
-    private final class Experts implements LayerGraph.HostFunction {
-        private final SparseRowUpdater downUpdater = new SparseRowUpdater();
-        private final SparseRowUpdater upUpdater = new SparseRowUpdater();
-        private final PeerQueries queries = new PeerQueries(heads, keySize, subKeys(), topK, sharedKeys, queryNorm);
-
-        @Override
-        public LayerGraph.HostResult forward(HostContext ctx, INDArray[] inputs) {
-            INDArray x = inputs[0];
-            PeerQueries.Forward queried = queries.forward(ctx, x);
-            int rows = (int) queried.scores1().size(0);
-            ProductKeySearch.Result found = ProductKeySearch.search(queried.scores1(), queried.scores2(), candidates,
-                    topK);
-            double[] gates = gate(found.scores());
-            double[] tokens = HostArrays.toDoubles(x);
-            PeerExperts.Forward forward = experts(ctx, found.keys()).forward(tokens, gates);
-            Map<String, INDArray> stats = Map.of(
-                    STAT_EXPERTS, Nd4j.createFromArray(found.keys()).reshape(rows, topK),
-                    STAT_GATES, HostArrays.fromDoubles(gates, x.dataType(), rows, topK));
-            return new LayerGraph.HostResult(HostArrays.fromDoubles(forward.output(), x.dataType(), x.size(0), nOut),
-                    new Retrieval(queried, tokens, found.keys(), gates, forward), stats);
-        }
-
-        @Override
-        public INDArray[] backward(HostContext ctx, INDArray[] inputs, Object saved, INDArray outputGradient) {
-            Retrieval r = (Retrieval) saved;
-            double[] epsilon = HostArrays.toDoubles(outputGradient);
-            PeerExperts.Gradients grads;
-            if (tableUpdates == TableUpdates.SPARSE) {
-                SparseRowUpdater.Step down = step(ctx, DOWN, downUpdater);
-                SparseRowUpdater.Step up = step(ctx, UP, upUpdater);
-                grads = backward(ctx, r, epsilon, () -> {
-                    SparseRowUpdater.RowUpdate downRows = down.open();
-                    SparseRowUpdater.RowUpdate upRows = up.open();
-                    return (expert, downGrad, upGrad) -> {
-                        downRows.apply(expert, downGrad);
-                        upRows.apply(expert, upGrad);
-                    };
-                });
-                Reference.reachabilityFence(down);
-                Reference.reachabilityFence(up);
-            } else {
-                double[] downGrads = new double[Math.toIntExact(ctx.param(DOWN).length())];
-                double[] upGrads = new double[Math.toIntExact(ctx.param(UP).length())];
-                grads = backward(ctx, r, epsilon, () -> (expert, downGrad, upGrad) -> {
-                    System.arraycopy(downGrad, 0, downGrads, expert * downGrad.length, downGrad.length);
-                    System.arraycopy(upGrad, 0, upGrads, expert * upGrad.length, upGrad.length);
-                });
-                reportDense(ctx, DOWN, downGrads);
-                reportDense(ctx, UP, upGrads);
-            }
-            double[] scoreGrads = gateBackward(r.gates(), grads.gates());
-            INDArray queryPath = queries.backward(ctx, r.queries(), r.experts(), scoreGrads);
-            INDArray x = inputs[0];
-            return new INDArray[] {HostArrays.fromDoubles(grads.input(), x.dataType(), x.shape()).addi(queryPath)};
-        }
-
-        private PeerExperts experts(HostContext ctx, int[] ids) {
-            return new PeerExperts(ctx.param(DOWN), ctx.param(UP), ids, heads * topK, activation);
-        }
-
-        /** Gates from the selected scores, per query over its k experts: softmax (the paper) or sigmoid. */
-        private double[] gate(double[] scores) {
-            double[] gates = new double[scores.length];
-            for (int from = 0; from < scores.length; from += topK) {
-                if (gate == Gate.SIGMOID) {
-                    for (int p = from; p < from + topK; p++) {
-                        gates[p] = 1 / (1 + Math.exp(-scores[p]));
-                    }
-                    continue;
-                }
-                double max = scores[from];                               // scores are sorted, best first
-                double sum = 0;
-                for (int p = from; p < from + topK; p++) {
-                    gates[p] = Math.exp(scores[p] - max);
-                    sum += gates[p];
-                }
-                for (int p = from; p < from + topK; p++) {
-                    gates[p] /= sum;
-                }
-            }
-            return gates;
-        }
-
-        /** dL/dscore from dL/dgate: {@code g (dg - sum g dg)} for softmax, {@code dg g (1 - g)} for sigmoid. */
-        private double[] gateBackward(double[] gates, double[] gateGrads) {
-            double[] out = new double[gates.length];
-            for (int from = 0; from < gates.length; from += topK) {
-                double dot = 0;
-                for (int p = from; p < from + topK; p++) {
-                    dot += gates[p] * gateGrads[p];
-                }
-                for (int p = from; p < from + topK; p++) {
-                    out[p] = gate == Gate.SIGMOID ? gateGrads[p] * gates[p] * (1 - gates[p])
-                            : gates[p] * (gateGrads[p] - dot);
-                }
-            }
-            return out;
-        }
-
-        private PeerExperts.Gradients backward(HostContext ctx, Retrieval r, double[] outputGradient,
-                                               PeerExperts.RowSink tables) {
-            return experts(ctx, r.experts()).backward(r.x(), r.gates(), r.forward(), outputGradient, tables);
-        }
-
-        /** This step's sparse row updates of table {@code key}, with the updater configured for it. */
-        private SparseRowUpdater.Step step(HostContext ctx, String key, SparseRowUpdater updater) {
-            return updater.step(ctx.param(key), ctx.configuredUpdater(key), ctx.iteration(), ctx.epoch(),
-                    ctx.minibatch());
-        }
-
-        /** Reports a dense table gradient to DL4J, whose updater then applies it. */
-        private void reportDense(HostContext ctx, String key, double[] gradient) {
-            INDArray table = ctx.param(key);
-            ctx.gradient(key).assign(HostArrays.fromDoubles(gradient, table.dataType(), table.shape()));
-        }
+        PeerRetrieval.Settings settings = new PeerRetrieval.Settings(heads, topK, keySize, subKeys(), candidates,
+                sharedKeys, queryNorm.normalization(), gate == Gate.SIGMOID, activation.function(),
+                tableUpdates == TableUpdates.SPARSE, nOut);
+        return g.hostOutput(HOST_OUTPUT, nOut, new PeerRetrieval(settings), new SDVariable[] {g.input()});
     }
 
     public long getNumExperts() {

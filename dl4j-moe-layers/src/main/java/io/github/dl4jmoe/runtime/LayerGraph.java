@@ -6,8 +6,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.Supplier;
 
+import io.github.dl4jmoe.host.HostFunction;
 import io.github.dl4jmoe.ops.SdOps;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 
@@ -46,39 +46,6 @@ public final class LayerGraph {
     }
 
     /**
-     * Java code that computes a layer's output from graph values, with its own backward pass: for work a SameDiff
-     * graph on M2.1 does badly, such as searches (product-key retrieval) or row gathers from tables too large for
-     * dense gradients.
-     */
-    public interface HostFunction {
-        /**
-         * @param inputs the values of the declared inputs for this pass
-         */
-        HostResult forward(HostContext context, INDArray[] inputs);
-
-        /**
-         * Called once per training step, before the graph's own backward pass. It may also apply or report gradients
-         * of parameters the function reads ({@link HostContext#gradient}), which the graph does not see.
-         *
-         * @param inputs         the values {@link #forward} received in the matching forward pass
-         * @param saved          what that forward pass saved
-         * @param outputGradient dL/d(output), {@code [tokens, nOut]}
-         * @return dL/d(inputs[i]) for each differentiable input, of its shape
-         */
-        INDArray[] backward(HostContext context, INDArray[] inputs, Object saved, INDArray outputGradient);
-    }
-
-    /**
-     * One forward pass of a {@link HostFunction}.
-     *
-     * @param output     the layer's output, {@code [tokens, nOut]}
-     * @param saved      anything the backward pass needs (the retrieved expert ids, say); may be null
-     * @param statistics published with the layer's statistics after the pass
-     */
-    public record HostResult(INDArray output, Object saved, Map<String, INDArray> statistics) {
-    }
-
-    /**
      * A layer output computed by a {@link HostFunction}.
      *
      * @param value     placeholder holding the forward value
@@ -86,7 +53,7 @@ public final class LayerGraph {
      * @param inputs    graph variables the function reads, differentiable ones first
      * @param gradients placeholders holding dL/d(inputs[i]) of the differentiable inputs during backprop
      */
-    public record HostOutput(SDVariable value, SDVariable output, HostFunction function, SDVariable[] inputs,
+    public record HostOutput(SDVariable value, SDVariable output, HostFunction<?> function, SDVariable[] inputs,
                              SDVariable[] gradients) {
     }
 
@@ -177,7 +144,7 @@ public final class LayerGraph {
      * @param readOnly       graph variables it only reads (no gradient flows back through them); the function
      *                       receives all inputs, differentiable ones first
      */
-    public SDVariable hostOutput(String name, long width, HostFunction function, SDVariable[] differentiable,
+    public SDVariable hostOutput(String name, long width, HostFunction<?> function, SDVariable[] differentiable,
                                  SDVariable... readOnly) {
         if (hostOutput != null) {
             throw new IllegalStateException(layerDescription + ": a layer has at most one host output");

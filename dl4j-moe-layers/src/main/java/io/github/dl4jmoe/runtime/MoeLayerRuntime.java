@@ -9,6 +9,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import io.github.dl4jmoe.host.HostContext;
+import io.github.dl4jmoe.host.HostFunction;
+import io.github.dl4jmoe.host.HostResult;
 import org.deeplearning4j.exception.DL4JInvalidInputException;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.DefaultGradient;
@@ -109,7 +112,7 @@ public class MoeLayerRuntime extends SameDiffLayer {
                 } else {
                     pass = hostForward(ph, rows.minibatch(), training);
                     hostPass = training ? pass : null;
-                    out.put(outputKey, pass.result().output());
+                    out.put(outputKey, pass.call().result().output());
                 }
                 if (!outputs.isEmpty()) {
                     out.putAll(sameDiff.output(ph, outputs));
@@ -154,8 +157,8 @@ public class MoeLayerRuntime extends SameDiffLayer {
                     pass = hostPass != null && hostPass.matches(input, getIterationCount()) ? hostPass
                             : hostForward(ph, rows.minibatch(), true);
                     hostPass = null;                 // used at most once: do not hold its arrays any longer
-                    INDArray[] inputGrads = hostOutput.function().backward(new Host(rows.minibatch(), true),
-                            pass.inputs(), pass.result().saved(), epsilonTokens);
+                    INDArray[] inputGrads = pass.call().backward(new Host(rows.minibatch(), true), pass.inputs(),
+                            epsilonTokens);
                     if (inputGrads.length != hostOutput.gradients().length) {
                         throw new IllegalStateException(config().describe() + ": host backward returned "
                                 + inputGrads.length + " gradients for " + hostOutput.gradients().length
@@ -266,11 +269,9 @@ public class MoeLayerRuntime extends SameDiffLayer {
         for (int i = 0; i < inputs.length; i++) {
             values[i] = inputs[i].isPlaceHolder() ? ph.get(inputs[i].name()) : evaluated.get(inputs[i].name());
         }
-        LayerGraph.HostResult result = hostOutput.function().forward(new Host(minibatch, training), values);
-        INDArray output = result.output().castTo(dataType);
-        ph.put(hostOutput.value().name(), output);
-        return new HostPass(input, getIterationCount(), values,
-                new LayerGraph.HostResult(output, result.saved(), result.statistics()));
+        HostCall<?> call = HostCall.forward(hostOutput.function(), new Host(minibatch, training), values, dataType);
+        ph.put(hostOutput.value().name(), call.result().output());
+        return new HostPass(input, getIterationCount(), values, call);
     }
 
     private List<String> trainableKeys() {
@@ -300,8 +301,8 @@ public class MoeLayerRuntime extends SameDiffLayer {
         lastAuxScore = aux;
         Map<String, INDArray> stats = new LinkedHashMap<>();
         graph.statistics().forEach((name, v) -> stats.put(name, outputs.get(v.name()).dup()));
-        if (pass != null && pass.result().statistics() != null) {
-            stats.putAll(pass.result().statistics());     // fresh arrays each pass: no copy
+        if (pass != null && pass.call().result().statistics() != null) {
+            stats.putAll(pass.call().result().statistics());     // fresh arrays each pass: no copy
         }
         lastStatistics = Collections.unmodifiableMap(stats);
     }
@@ -310,9 +311,22 @@ public class MoeLayerRuntime extends SameDiffLayer {
      * A host output's forward pass: its inputs' values and result. They are a function of the input and the
      * parameters, so within one training step (same input array, same iteration) the backward pass reuses them.
      */
-    private record HostPass(INDArray input, int iteration, INDArray[] inputs, LayerGraph.HostResult result) {
+    private record HostPass(INDArray input, int iteration, INDArray[] inputs, HostCall<?> call) {
         boolean matches(INDArray currentInput, int currentIteration) {
             return input == currentInput && iteration == currentIteration;
+        }
+    }
+
+    /** A host function with the result of its forward pass, so that its backward pass gets its own saved state. */
+    private record HostCall<S>(HostFunction<S> function, HostResult<S> result) {
+        static <S> HostCall<S> forward(HostFunction<S> function, HostContext ctx, INDArray[] values,
+                                       DataType dataType) {
+            HostResult<S> result = function.forward(ctx, values);
+            return new HostCall<>(function, result.withOutput(result.output().castTo(dataType)));
+        }
+
+        INDArray[] backward(HostContext ctx, INDArray[] inputs, INDArray outputGradient) {
+            return function.backward(ctx, inputs, result.saved(), outputGradient);
         }
     }
 

@@ -1,13 +1,15 @@
-package io.github.dl4jmoe.experts;
+package io.github.dl4jmoe.peer;
 
 import java.lang.ref.Reference;
 import java.util.Arrays;
 
-import io.github.dl4jmoe.layers.FfnActivation;
+import io.github.dl4jmoe.ops.HiddenActivation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
 import org.nd4j.linalg.factory.Nd4j;
+import io.github.dl4jmoe.host.HostArrays;
+import io.github.dl4jmoe.host.RowBuffer;
 
 /**
  * PEER's expert computation in Java, reading only the retrieved rows of the tables (He 2024, eq. 4 with
@@ -34,7 +36,7 @@ public final class PeerExperts {
     private final INDArray up;
     private final int[] experts;
     private final int slots;
-    private final FfnActivation activation;
+    private final HiddenActivation activation;
     private final int tokens;
     private final int nIn;
     private final int nOut;
@@ -43,8 +45,8 @@ public final class PeerExperts {
      * @param experts expert id of each slot, {@code [n * slots]} (token-major)
      * @param slots   experts per token, h*k
      */
-    public PeerExperts(INDArray down, INDArray up, int[] experts, int slots, FfnActivation activation) {
-        if (activation != FfnActivation.GELU && activation != FfnActivation.RELU) {
+    public PeerExperts(INDArray down, INDArray up, int[] experts, int slots, HiddenActivation activation) {
+        if (activation != HiddenActivation.GELU && activation != HiddenActivation.RELU) {
             throw new IllegalArgumentException("PeerExperts: GELU or RELU, got " + activation);
         }
         if (experts.length % slots != 0) {
@@ -195,7 +197,7 @@ public final class PeerExperts {
     private double[][] activate(double[] pre) {
         double[] act = new double[pre.length];
         double[] slope = new double[pre.length];
-        if (activation == FfnActivation.RELU) {
+        if (activation == HiddenActivation.RELU) {
             for (int p = 0; p < pre.length; p++) {
                 act[p] = Math.max(pre[p], 0);
                 slope[p] = pre[p] > 0 ? 1 : 0;

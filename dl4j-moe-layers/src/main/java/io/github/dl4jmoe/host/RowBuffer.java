@@ -1,4 +1,4 @@
-package io.github.dl4jmoe.experts;
+package io.github.dl4jmoe.host;
 
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
@@ -20,7 +20,7 @@ import org.nd4j.linalg.api.shape.Shape;
  * <p>{@code sun.misc.Unsafe} is reached through a method handle: it needs no JVM flag on Java 17 (module
  * jdk.unsupported), and javac's proprietary-API warning, which cannot be suppressed, would fail our -Werror build.
  */
-final class RowBuffer {
+public final class RowBuffer {
 
     /** {@code Unsafe.copyMemory(Object srcBase, long srcOffset, Object destBase, long destOffset, long bytes)}. */
     private static final MethodHandle COPY_MEMORY;
@@ -51,7 +51,7 @@ final class RowBuffer {
     private final boolean isFloat;
     private final float[] floatRow;
 
-    RowBuffer(INDArray array) {
+    public RowBuffer(INDArray array) {
         if (array.rank() != 2 || array.ordering() != 'c' || !Shape.hasDefaultStridesForShape(array)) {
             throw new IllegalArgumentException("RowBuffer: need a row-major [rows, width] array, got "
                     + array.shapeInfoToString());
@@ -69,7 +69,7 @@ final class RowBuffer {
     }
 
     /** Copies row {@code r} into {@code out}. */
-    void get(long r, double[] out) {
+    public void get(long r, double[] out) {
         long at = rowAddress(r);
         if (isFloat) {
             copy(null, at, floatRow, FLOAT_ARRAY_BASE, (long) width * Float.BYTES);
@@ -81,7 +81,7 @@ final class RowBuffer {
         }
     }
 
-    void put(long r, double[] row) {
+    public void put(long r, double[] row) {
         long at = rowAddress(r);
         if (isFloat) {
             for (int j = 0; j < width; j++) {

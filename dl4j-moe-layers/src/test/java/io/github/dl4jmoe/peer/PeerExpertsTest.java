@@ -1,11 +1,11 @@
-package io.github.dl4jmoe.experts;
+package io.github.dl4jmoe.peer;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import java.util.Random;
 
-import io.github.dl4jmoe.layers.FfnActivation;
+import io.github.dl4jmoe.ops.HiddenActivation;
 import org.apache.commons.math3.special.Erf;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -40,12 +40,12 @@ class PeerExpertsTest {
         return v;
     }
 
-    private static double act(FfnActivation a, double z) {
-        return a == FfnActivation.RELU ? Math.max(z, 0) : 0.5 * z * (1 + Erf.erf(z / Math.sqrt(2)));
+    private static double act(HiddenActivation a, double z) {
+        return a == HiddenActivation.RELU ? Math.max(z, 0) : 0.5 * z * (1 + Erf.erf(z / Math.sqrt(2)));
     }
 
     /** f(x_t) = sum_p g_p act(u_p . x_t) v_p, straight from the tables. */
-    private static double[] naive(INDArray down, INDArray up, double[] x, double[] gates, FfnActivation a) {
+    private static double[] naive(INDArray down, INDArray up, double[] x, double[] gates, HiddenActivation a) {
         double[] out = new double[TOKENS * D_OUT];
         for (int t = 0; t < TOKENS; t++) {
             for (int p = t * SLOTS; p < (t + 1) * SLOTS; p++) {
@@ -71,7 +71,7 @@ class PeerExpertsTest {
 
     @ParameterizedTest
     @CsvSource({"FLOAT, GELU", "DOUBLE, GELU", "DOUBLE, RELU"})
-    void forwardMatchesTheFormula(DataType type, FfnActivation a) {
+    void forwardMatchesTheFormula(DataType type, HiddenActivation a) {
         INDArray down = table(type, D_IN, 1);
         INDArray up = table(type, D_OUT, 2);
         double[] x = random(TOKENS * D_IN, 3);
@@ -82,7 +82,7 @@ class PeerExpertsTest {
 
     @ParameterizedTest
     @CsvSource({"GELU", "RELU"})
-    void backwardMatchesFiniteDifferences(FfnActivation a) {
+    void backwardMatchesFiniteDifferences(HiddenActivation a) {
         INDArray down = table(DataType.DOUBLE, D_IN, 1);
         INDArray up = table(DataType.DOUBLE, D_OUT, 2);
         double[] x = random(TOKENS * D_IN, 3);
@@ -122,7 +122,7 @@ class PeerExpertsTest {
     }
 
     private static double[] tableGradient(INDArray down, INDArray up, double[] x, double[] gates, double[] eps,
-                                          FfnActivation a, boolean ofDown) {
+                                          HiddenActivation a, boolean ofDown) {
         INDArray table = ofDown ? down : up;
         double[] grad = new double[(int) table.length()];
         double h = 1e-6;

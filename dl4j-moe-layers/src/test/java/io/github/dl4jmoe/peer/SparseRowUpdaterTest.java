@@ -1,4 +1,4 @@
-package io.github.dl4jmoe.experts;
+package io.github.dl4jmoe.peer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

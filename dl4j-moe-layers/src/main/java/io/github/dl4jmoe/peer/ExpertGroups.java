@@ -1,4 +1,4 @@
-package io.github.dl4jmoe.experts;
+package io.github.dl4jmoe.peer;
 
 import java.util.Arrays;
 import java.util.stream.IntStream;

@@ -1,4 +1,4 @@
-package io.github.dl4jmoe.runtime;
+package io.github.dl4jmoe.host;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.learning.config.IUpdater;

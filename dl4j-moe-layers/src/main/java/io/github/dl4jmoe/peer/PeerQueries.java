@@ -1,11 +1,10 @@
-package io.github.dl4jmoe.layers;
+package io.github.dl4jmoe.peer;
 
 import java.util.stream.IntStream;
 
-import io.github.dl4jmoe.experts.HostArrays;
-import io.github.dl4jmoe.experts.ScratchArrays;
-import io.github.dl4jmoe.layers.PeerLayer.QueryNorm;
-import io.github.dl4jmoe.runtime.HostContext;
+import io.github.dl4jmoe.host.HostArrays;
+import io.github.dl4jmoe.host.ScratchArrays;
+import io.github.dl4jmoe.host.HostContext;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -34,10 +33,10 @@ final class PeerQueries {
     private final int subKeys;
     private final int topK;
     private final boolean sharedKeys;
-    private final QueryNorm norm;
+    private final QueryNormalization norm;
     private final ScratchArrays scratch = new ScratchArrays();
 
-    PeerQueries(int heads, int keySize, int subKeys, int topK, boolean sharedKeys, QueryNorm norm) {
+    PeerQueries(int heads, int keySize, int subKeys, int topK, boolean sharedKeys, QueryNormalization norm) {
         this.heads = heads;
         this.keySize = keySize;
         this.subKeys = subKeys;
@@ -64,16 +63,16 @@ final class PeerQueries {
     }
 
     Forward forward(HostContext ctx, INDArray x) {
-        INDArray w = ctx.param(PeerLayer.W_QUERY);
+        INDArray w = ctx.param(PeerKeys.W_QUERY);
         int width = (int) w.size(1);
         INDArray raw = scratch.get("raw", x.dataType(), x.size(0), width);
         double[] q = HostArrays.toDoubles(Nd4j.gemm(x, w, raw, false, false, 1.0, 0.0));   // [n, h*dKey]
         Statistics stats = null;
-        if (norm == QueryNorm.LAYER || (norm == QueryNorm.BATCH && ctx.training())) {
+        if (norm == QueryNormalization.LAYER || (norm == QueryNormalization.BATCH && ctx.training())) {
             stats = statistics(q, width);
-        } else if (norm == QueryNorm.BATCH) {
-            double[] var = HostArrays.toDoubles(ctx.param(PeerLayer.RUNNING_VAR));
-            stats = new Statistics(HostArrays.toDoubles(ctx.param(PeerLayer.RUNNING_MEAN)), var, inverseStd(var),
+        } else if (norm == QueryNormalization.BATCH) {
+            double[] var = HostArrays.toDoubles(ctx.param(PeerKeys.RUNNING_VAR));
+            stats = new Statistics(HostArrays.toDoubles(ctx.param(PeerKeys.RUNNING_MEAN)), var, inverseStd(var),
                     false);
         }
         if (stats != null) {
@@ -91,18 +90,18 @@ final class PeerQueries {
      * @param scoreGrads dL/dscore of each selected score, {@code [n*h*k]}
      */
     INDArray backward(HostContext ctx, Forward f, int[] experts, double[] scoreGrads) {
-        INDArray w = ctx.param(PeerLayer.W_QUERY);
+        INDArray w = ctx.param(PeerKeys.W_QUERY);
         int width = (int) w.size(1);
         double[] dq = keyBackward(ctx, experts, scoreGrads, f.q());
         if (f.stats() != null) {
             dq = normBackward(dq, f.q(), f.stats(), width);
         }
-        if (norm == QueryNorm.BATCH && f.stats().fromBatch()) {
-            updateRunning(ctx.param(PeerLayer.RUNNING_MEAN), f.stats().mean());
-            updateRunning(ctx.param(PeerLayer.RUNNING_VAR), f.stats().var());
+        if (norm == QueryNormalization.BATCH && f.stats().fromBatch()) {
+            updateRunning(ctx.param(PeerKeys.RUNNING_MEAN), f.stats().mean());
+            updateRunning(ctx.param(PeerKeys.RUNNING_VAR), f.stats().var());
         }
         INDArray dRaw = HostArrays.copyInto(dq, scratch.get("dRaw", w.dataType(), f.x().size(0), width));
-        ctx.gradient(PeerLayer.W_QUERY).assign(Nd4j.gemm(f.x(), dRaw, scratch.get("dW", w.dataType(), w.shape()),
+        ctx.gradient(PeerKeys.W_QUERY).assign(Nd4j.gemm(f.x(), dRaw, scratch.get("dW", w.dataType(), w.shape()),
                 true, false, 1.0, 0.0));
         return Nd4j.gemm(dRaw, w, scratch.get("dx", w.dataType(), f.x().shape()), false, true, 1.0, 0.0);
     }
@@ -118,7 +117,7 @@ final class PeerQueries {
     }
 
     private Layout layout(int length, int width) {
-        return norm == QueryNorm.BATCH ? new Layout(length / width, width, true)
+        return norm == QueryNormalization.BATCH ? new Layout(length / width, width, true)
                 : new Layout(length / keySize, keySize, false);
     }
 
@@ -191,14 +190,14 @@ final class PeerQueries {
     private static double[] inverseStd(double[] var) {
         double[] out = new double[var.length];
         for (int g = 0; g < var.length; g++) {
-            out[g] = 1 / Math.sqrt(var[g] + PeerLayer.NORM_EPSILON);
+            out[g] = 1 / Math.sqrt(var[g] + PeerKeys.NORM_EPSILON);
         }
         return out;
     }
 
     private static void updateRunning(INDArray running, double[] batch) {
         INDArray value = HostArrays.fromDoubles(batch, running.dataType(), running.shape());
-        running.muli(PeerLayer.BATCH_NORM_DECAY).addi(value.muli(1 - PeerLayer.BATCH_NORM_DECAY));
+        running.muli(PeerKeys.BATCH_NORM_DECAY).addi(value.muli(1 - PeerKeys.BATCH_NORM_DECAY));
     }
 
     /**
@@ -212,7 +211,7 @@ final class PeerQueries {
         for (int r = 0; r < rows; r++) {
             System.arraycopy(q, r * keySize + s * half, halves, r * half, half);
         }
-        INDArray subKeysParam = ctx.param(s == 0 ? PeerLayer.SUB_KEYS_1 : PeerLayer.SUB_KEYS_2);
+        INDArray subKeysParam = ctx.param(s == 0 ? PeerKeys.SUB_KEYS_1 : PeerKeys.SUB_KEYS_2);
         INDArray queries = HostArrays.copyInto(halves, scratch.get("queries" + s, type, rows, half));
         if (sharedKeys) {
             return Nd4j.gemm(queries, subKeysParam, scratch.get("scores" + s, type, rows, subKeys), false, true,
@@ -240,8 +239,8 @@ final class PeerQueries {
      */
     private double[] keyBackward(HostContext ctx, int[] experts, double[] scoreGrads, double[] q) {
         int half = keySize / 2;
-        double[] keys1 = HostArrays.toDoubles(ctx.param(PeerLayer.SUB_KEYS_1));
-        double[] keys2 = HostArrays.toDoubles(ctx.param(PeerLayer.SUB_KEYS_2));
+        double[] keys1 = HostArrays.toDoubles(ctx.param(PeerKeys.SUB_KEYS_1));
+        double[] keys2 = HostArrays.toDoubles(ctx.param(PeerKeys.SUB_KEYS_2));
         double[] queryGrads = new double[q.length];
         int rows = experts.length / topK;
         double[][][] keyGrads = new double[2][][];
@@ -264,7 +263,7 @@ final class PeerQueries {
             }
             keyGrads[part] = new double[][] {grads1, grads2};
         });
-        String[] names = {PeerLayer.SUB_KEYS_1, PeerLayer.SUB_KEYS_2};
+        String[] names = {PeerKeys.SUB_KEYS_1, PeerKeys.SUB_KEYS_2};
         for (int s = 0; s < 2; s++) {
             double[] sum = keyGrads[0][s];
             for (int i = 0; i < sum.length; i++) {
