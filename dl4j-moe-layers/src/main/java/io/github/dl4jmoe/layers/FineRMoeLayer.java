@@ -3,19 +3,13 @@ package io.github.dl4jmoe.layers;
 import java.util.Map;
 import java.util.Objects;
 
-import io.github.dl4jmoe.experts.ExpertBank;
-import io.github.dl4jmoe.experts.SharedExpert;
+import io.github.dl4jmoe.experts.RoutedExperts;
 import io.github.dl4jmoe.experts.TokenDispatch;
-import io.github.dl4jmoe.ops.SdOps;
-import io.github.dl4jmoe.ops.TopK;
-import io.github.dl4jmoe.routing.AuxiliaryLosses;
+import io.github.dl4jmoe.routing.FineRRouter;
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import io.github.dl4jmoe.runtime.LayerGraph;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
-import org.deeplearning4j.nn.weights.WeightInitUtil;
-import org.nd4j.autodiff.samediff.SDIndex;
 import org.nd4j.autodiff.samediff.SDVariable;
-import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -30,21 +24,21 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  *   y = concat over g_o of sum_{e in S, group g_o} p_e E_e(x)   [then an optional nOut x nOut projection]
  *       + sigmoid(x w_s) * Shared(x)                             optional gated shared expert
  * </pre>
- * Each output group runs through its own token dispatch, so only selected experts compute. With G_O = R_O = 1 this is
- * exactly {@link MoeFeedForward} with renormalised top-T_I routing over the same weights (parameter keys match).
+ * A config of the routed-experts block {@link RoutedExperts} with G_O output groups and the {@link FineRRouter}
+ * selection; each output group runs through its own token dispatch, so only selected experts compute. With
+ * G_O = R_O = 1 this is exactly {@link MoeFeedForward} with renormalised top-T_I routing over the same weights
+ * (parameter keys match).
  */
 public class FineRMoeLayer extends BaseMoeLayer {
 
-    public static final String W_ROUTER = MoeFeedForward.W_ROUTER;
-    public static final String W_EXPERT_UP = MoeFeedForward.W_EXPERT_UP;
-    public static final String W_EXPERT_GATE = MoeFeedForward.W_EXPERT_GATE;
-    public static final String W_EXPERT_DOWN = MoeFeedForward.W_EXPERT_DOWN;
-    public static final String W_CONCAT = "wConcat";
+    public static final String W_ROUTER = RoutedExperts.W_ROUTER;
+    public static final String W_EXPERT_UP = RoutedExperts.W_EXPERT_UP;
+    public static final String W_EXPERT_GATE = RoutedExperts.W_EXPERT_GATE;
+    public static final String W_EXPERT_DOWN = RoutedExperts.W_EXPERT_DOWN;
+    public static final String W_CONCAT = RoutedExperts.W_CONCAT;
 
     /** The authors' load-balance coefficient. */
     public static final double DEFAULT_LOAD_BALANCE = 1e-3;
-    /** Logit offset that removes unselected experts from the softmax. */
-    private static final double UNSELECTED = 1e30;
 
     private long dFf;
     private int inputGranularity = 1;
@@ -98,10 +92,6 @@ public class FineRMoeLayer extends BaseMoeLayer {
         return dFf / inputGranularity;
     }
 
-    private long groupWidth() {
-        return nOut / outputGranularity;
-    }
-
     @Override
     public void validate() {
         validateWidths();
@@ -115,8 +105,7 @@ public class FineRMoeLayer extends BaseMoeLayer {
                 + inputGranularity, "try dFf(" + inputGranularity * Math.max(1, dFf / Math.max(1, inputGranularity)) + ")");
         require(nOut == 0 || nOut % outputGranularity == 0, "nOut", nOut,
                 "must be a multiple of outputGranularity = " + outputGranularity, "choose G_O dividing nOut");
-        require(topInput >= 1 && topInput <= blockSize(), "topInput (T_I)", topInput,
-                "must be in [1, G_I R_I = " + blockSize() + "]", "the authors use T_I = 1");
+        router().validate(describe(), numExperts());
         require(activation != null, "activation", null, "must be set", "use FfnActivation.SWIGLU");
         require(sharedHidden >= 0, "sharedHidden", sharedHidden, "must be >= 0", "use 0 for no shared expert, dFf for a full copy");
         require(!sharedGate || sharedHidden > 0, "sharedGate", true, "needs a shared expert", "set sharedHidden(dFf)");
@@ -126,96 +115,31 @@ public class FineRMoeLayer extends BaseMoeLayer {
                 "must be > 0, or 0 for dropless", "try 1.25, or 0 to never drop tokens");
     }
 
+    /** The selection rule of this layer's granularities. */
+    public FineRRouter router() {
+        return new FineRRouter(blockSize(), topInput, outputGranularity, outputExpansion);
+    }
+
+    /** The routed-experts block this config describes: G_O output groups. */
+    RoutedExperts.Settings settings() {
+        return new RoutedExperts.Settings(nIn, nOut, numExperts(), expertHidden(), outputGranularity,
+                activation.function(), router(), capacityFactor, false, sharedHidden, sharedGate, concatProjection,
+                loadBalanceCoefficient, 0, 0);
+    }
+
     @Override
     public void defineParameters(SDLayerParams params) {
-        long e = numExperts();
-        params.addWeightParam(W_ROUTER, nIn, e);
-        params.addWeightParam(W_EXPERT_UP, e, nIn, expertHidden());
-        if (activation.isGated()) {
-            params.addWeightParam(W_EXPERT_GATE, e, nIn, expertHidden());
-        }
-        params.addWeightParam(W_EXPERT_DOWN, e, expertHidden(), groupWidth());
-        if (concatProjection) {
-            params.addWeightParam(W_CONCAT, nOut, nOut);
-        }
-        if (sharedHidden > 0) {
-            SharedExpert.define(params, nIn, sharedHidden, nOut, activation.function(), sharedGate);
-        }
+        RoutedExperts.defineParameters(settings(), params);
     }
 
     @Override
     public void initializeParameters(Map<String, INDArray> params) {
-        for (Map.Entry<String, INDArray> e : params.entrySet()) {
-            INDArray p = e.getValue();
-            WeightInitUtil.initWeights(p.size(p.rank() - 2), p.size(p.rank() - 1), p.shape(), weightInit, null, 'c', p);
-        }
+        RoutedExperts.initializeParameters(params, weightInit);
     }
 
     @Override
     public SDVariable defineTokens(LayerGraph g) {
-        SameDiff sd = g.sd();
-        SDVariable x = g.input();                                                           // [n, d]
-        SDVariable logits = x.mmul(g.param(W_ROUTER));                                     // [n, E]
-        SDVariable selected = selection(sd, logits);                                        // [n, E] 0/1
-        SDVariable gates = sd.nn.softmax(logits.add(selected.sub(1.0).mul(UNSELECTED)), 1); // softmax over the k
-
-        int perGroup = outputExpansion * blockSize();                                      // experts of one g_o
-        SDVariable[] groups = new SDVariable[outputGranularity];
-        SDVariable dropped = null;
-        SDVariable capacity = null;
-        for (int go = 0; go < outputGranularity; go++) {
-            int from = go * perGroup;
-            int to = from + perGroup;
-            ExpertBank bank = new ExpertBank(expertSlice(g, W_EXPERT_UP, from, to),
-                    activation.isGated() ? expertSlice(g, W_EXPERT_GATE, from, to) : null,
-                    expertSlice(g, W_EXPERT_DOWN, from, to), activation.function());
-            TokenDispatch dispatch = TokenDispatch.plan(sd, x, nIn, columns(selected, from, to), columns(gates, from, to),
-                    perGroup, capacityFactor);
-            groups[go] = dispatch.combine(bank.apply(sd, dispatch.dispatched()), groupWidth()); // [n, nOut / G_O]
-            dropped = dropped == null ? dispatch.droppedPairs() : dropped.add(dispatch.droppedPairs());
-            capacity = capacity == null ? dispatch.capacity() : sd.math.max(capacity, dispatch.capacity());
-        }
-        SDVariable y = groups.length == 1 ? groups[0] : sd.concat(1, groups);              // [n, nOut]
-        if (concatProjection) {
-            y = y.mmul(g.param(W_CONCAT));
-        }
-        if (sharedHidden > 0) {
-            y = y.add(SharedExpert.apply(g, x, activation.function(), sharedGate));
-        }
-        if (loadBalanceCoefficient > 0) {
-            g.addAuxLoss("loadBalance", AuxiliaryLosses.loadBalance(sd, sd.nn.softmax(logits, 1), selected, numExperts()),
-                    loadBalanceCoefficient);
-        }
-        g.addStatistic(MoeFeedForward.STAT_EXPERTS_PER_TOKEN, selected.sum(1));
-        g.addStatistic(MoeFeedForward.STAT_LOAD, SdOps.sumRows(sd, selected, numExperts()));
-        g.addStatistic(MoeFeedForward.STAT_DROPPED, dropped);
-        g.addStatistic(MoeFeedForward.STAT_CAPACITY, capacity);
-        return y;
-    }
-
-    /**
-     * The authors' selection: top T_I inside each (g_o, r_o) block, and per g_o only the r_o block with the largest
-     * logit sum; {@code [n, E]} 0/1, no gradient.
-     */
-    SDVariable selection(SameDiff sd, SDVariable logits) {
-        int block = blockSize();
-        SDVariable blocks = sd.reshape(logits, -1, block);                                  // [n G_O R_O, G_I R_I]
-        SDVariable sparseSum = TopK.mask(sd, blocks, topInput, block);
-        if (outputExpansion == 1) {
-            return sd.reshape(sparseSum, -1, numExperts());
-        }
-        SDVariable blockSums = block == 1 ? blocks : blocks.sum(true, 1);                 // [n G_O R_O, 1]
-        SDVariable perGroup = sd.reshape(blockSums, -1, outputExpansion);                  // [n G_O, R_O]
-        SDVariable bestBlock = sd.reshape(TopK.mask(sd, perGroup, 1, outputExpansion), -1, 1);  // [n G_O R_O, 1]
-        return sd.reshape(sparseSum.mul(bestBlock), -1, numExperts());
-    }
-
-    private static SDVariable columns(SDVariable x, int from, int to) {
-        return x.get(SDIndex.all(), SDIndex.interval(from, to));
-    }
-
-    private static SDVariable expertSlice(LayerGraph g, String key, int from, int to) {
-        return g.param(key).get(SDIndex.interval(from, to), SDIndex.all(), SDIndex.all());
+        return RoutedExperts.define(settings(), g);
     }
 
     public long getDFf() {

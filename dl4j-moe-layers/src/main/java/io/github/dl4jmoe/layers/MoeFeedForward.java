@@ -3,32 +3,29 @@ package io.github.dl4jmoe.layers;
 import java.util.Map;
 import java.util.Objects;
 
-import io.github.dl4jmoe.experts.ExpertBank;
+import io.github.dl4jmoe.experts.RoutedExperts;
 import io.github.dl4jmoe.experts.SharedExpert;
 import io.github.dl4jmoe.experts.TokenDispatch;
-import io.github.dl4jmoe.ops.SdOps;
 import io.github.dl4jmoe.routing.AuxiliaryLosses;
 import io.github.dl4jmoe.routing.Router;
-import io.github.dl4jmoe.routing.Routing;
 import io.github.dl4jmoe.routing.TopKRouter;
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import io.github.dl4jmoe.runtime.LayerGraph;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
-import org.deeplearning4j.nn.weights.WeightInitUtil;
 import org.nd4j.autodiff.samediff.SDVariable;
-import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * Mixture-of-Experts feed-forward block with fine-grained experts (DeepSeekMoE, Qwen-MoE):
+ * Mixture-of-Experts feed-forward block with fine-grained experts (DeepSeekMoE, Qwen-MoE), a config of the
+ * routed-experts block {@link RoutedExperts} with one output group:
  * <pre>
  *   P = softmax(x W_router)                             router, no bias            [n, E]
  *   S, G = router rule (top-k or top-p) applied to P    selected set, gates        [n, E]
  *   y = sum_{e in S} G_e * expert_e(x)                  experts d -> h -> nOut, no biases
  *     [+ sigmoid(x w_mix) *] shared(x)                  optional always-on shared experts (Qwen2-MoE gate)
  * </pre>
- * Only the selected experts run: token-expert pairs are grouped by expert ({@link TokenDispatch}); with a capacity
- * factor, pairs beyond an expert's capacity are dropped and counted.
+ * Only the selected experts run: token-expert pairs are grouped by expert; with a capacity factor, pairs beyond an
+ * expert's capacity are dropped and counted.
  *
  * <p>Auxiliary losses: load balance (alpha, default {@value AuxiliaryLosses#DEFAULT_LOAD_BALANCE}), the dynamic
  * entropy loss for top-p routers (beta, default {@value AuxiliaryLosses#DEFAULT_ENTROPY}), optional router z-loss.
@@ -38,23 +35,23 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 public class MoeFeedForward extends BaseMoeLayer {
 
-    public static final String W_ROUTER = "wRouter";
-    public static final String W_EXPERT_UP = "wExpertUp";
-    public static final String W_EXPERT_GATE = "wExpertGate";
-    public static final String W_EXPERT_DOWN = "wExpertDown";
+    public static final String W_ROUTER = RoutedExperts.W_ROUTER;
+    public static final String W_EXPERT_UP = RoutedExperts.W_EXPERT_UP;
+    public static final String W_EXPERT_GATE = RoutedExperts.W_EXPERT_GATE;
+    public static final String W_EXPERT_DOWN = RoutedExperts.W_EXPERT_DOWN;
     public static final String W_SHARED_UP = SharedExpert.W_UP;
     public static final String W_SHARED_GATE = SharedExpert.W_GATE;
     public static final String W_SHARED_DOWN = SharedExpert.W_DOWN;
     public static final String W_SHARED_MIX = SharedExpert.W_MIX;
 
     /** Statistic: number of experts each token selected, {@code [n]}. */
-    public static final String STAT_EXPERTS_PER_TOKEN = "expertsPerToken";
+    public static final String STAT_EXPERTS_PER_TOKEN = RoutedExperts.STAT_EXPERTS_PER_TOKEN;
     /** Statistic: tokens that selected each expert, {@code [E]}. */
-    public static final String STAT_LOAD = "load";
+    public static final String STAT_LOAD = RoutedExperts.STAT_LOAD;
     /** Statistic: selected pairs dropped for lack of capacity, scalar. */
-    public static final String STAT_DROPPED = "droppedPairs";
+    public static final String STAT_DROPPED = RoutedExperts.STAT_DROPPED;
     /** Statistic: slots per expert, scalar. */
-    public static final String STAT_CAPACITY = "capacity";
+    public static final String STAT_CAPACITY = RoutedExperts.STAT_CAPACITY;
 
     public static final FfnActivation DEFAULT_ACTIVATION = FfnActivation.SWIGLU;
 
@@ -117,67 +114,26 @@ public class MoeFeedForward extends BaseMoeLayer {
                 "must be > 0, or 0 for dropless", "try 1.25, or 0 to never drop tokens");
     }
 
+    /** The routed-experts block this config describes: one output group. */
+    RoutedExperts.Settings settings() {
+        return new RoutedExperts.Settings(nIn, nOut, numExperts, expertHidden, 1, activation.function(), router,
+                capacityFactor, denseCompute, numSharedExperts * sharedHidden, sharedGate, false,
+                loadBalanceCoefficient, entropyCoefficient, zLossCoefficient);
+    }
+
     @Override
     public void defineParameters(SDLayerParams params) {
-        params.addWeightParam(W_ROUTER, nIn, numExperts);
-        params.addWeightParam(W_EXPERT_UP, numExperts, nIn, expertHidden);
-        if (activation.isGated()) {
-            params.addWeightParam(W_EXPERT_GATE, numExperts, nIn, expertHidden);
-        }
-        params.addWeightParam(W_EXPERT_DOWN, numExperts, expertHidden, nOut);
-        if (numSharedExperts > 0) {
-            SharedExpert.define(params, nIn, numSharedExperts * sharedHidden, nOut, activation.function(), sharedGate);
-        }
+        RoutedExperts.defineParameters(settings(), params);
     }
 
     @Override
     public void initializeParameters(Map<String, INDArray> params) {
-        for (Map.Entry<String, INDArray> e : params.entrySet()) {
-            INDArray p = e.getValue();
-            long fanIn = p.size(p.rank() - 2);
-            long fanOut = p.size(p.rank() - 1);
-            WeightInitUtil.initWeights(fanIn, fanOut, p.shape(), weightInit, null, 'c', p);
-        }
+        RoutedExperts.initializeParameters(params, weightInit);
     }
 
     @Override
     public SDVariable defineTokens(LayerGraph g) {
-        SameDiff sd = g.sd();
-        SDVariable x = g.input();                                                 // [n, d]
-        SDVariable logits = x.mmul(g.param(W_ROUTER));                           // [n, E]
-        Routing routing = router.route(sd, logits, numExperts);
-        ExpertBank experts = new ExpertBank(g.param(W_EXPERT_UP),
-                activation.isGated() ? g.param(W_EXPERT_GATE) : null, g.param(W_EXPERT_DOWN), activation.function());
-
-        SDVariable y;
-        if (denseCompute) {
-            y = experts.applyToAll(sd, x, routing.gates(), (int) numExperts);
-            g.addStatistic(STAT_DROPPED, sd.constant(0.0).castTo(x.dataType()));
-            g.addStatistic(STAT_CAPACITY, sd.sizeAt(x, 0).castTo(x.dataType()));
-        } else {
-            TokenDispatch dispatch = TokenDispatch.plan(sd, x, nIn, routing.selected(), routing.gates(),
-                    numExperts, capacityFactor);
-            y = dispatch.combine(experts.apply(sd, dispatch.dispatched()), nOut);  // [n, nOut]
-            g.addStatistic(STAT_DROPPED, dispatch.droppedPairs());
-            g.addStatistic(STAT_CAPACITY, dispatch.capacity());
-        }
-        if (numSharedExperts > 0) {
-            y = y.add(SharedExpert.apply(g, x, activation.function(), sharedGate));
-        }
-
-        if (loadBalanceCoefficient > 0) {
-            g.addAuxLoss("loadBalance", AuxiliaryLosses.loadBalance(sd, routing.probabilities(), routing.selected(), numExperts),
-                    loadBalanceCoefficient);
-        }
-        if (router.isDynamic() && entropyCoefficient > 0) {
-            g.addAuxLoss("dynamicEntropy", AuxiliaryLosses.entropy(sd, logits, routing.probabilities()), entropyCoefficient);
-        }
-        if (zLossCoefficient > 0) {
-            g.addAuxLoss("zLoss", AuxiliaryLosses.zLoss(sd, logits), zLossCoefficient);
-        }
-        g.addStatistic(STAT_EXPERTS_PER_TOKEN, routing.selected().sum(1));
-        g.addStatistic(STAT_LOAD, SdOps.sumRows(sd, routing.selected(), numExperts));
-        return y;
+        return RoutedExperts.define(settings(), g);
     }
 
     public long getNumExperts() {

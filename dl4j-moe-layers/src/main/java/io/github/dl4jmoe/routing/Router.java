@@ -23,7 +23,7 @@ public abstract class Router implements Serializable {
      */
     public Routing route(SameDiff sd, SDVariable logits, long numExperts) {
         SDVariable probabilities = sd.nn.softmax(logits, 1);                      // [n, E]
-        SDVariable selected = select(sd, probabilities, numExperts);             // [n, E], 0/1
+        SDVariable selected = select(sd, logits, probabilities, numExperts);     // [n, E], 0/1
         SDVariable gates = probabilities.mul(selected);
         if (renormalize) {
             gates = gates.div(gates.sum(true, 1));
@@ -32,9 +32,12 @@ public abstract class Router implements Serializable {
     }
 
     /**
-     * The 0/1 selection mask {@code [n, E]} for router probabilities {@code [n, E]}; must carry no gradient.
+     * The 0/1 selection mask {@code [n, E]}; must carry no gradient.
+     *
+     * @param logits        router logits {@code [n, E]}
+     * @param probabilities {@code softmax(logits)}, {@code [n, E]}
      */
-    protected abstract SDVariable select(SameDiff sd, SDVariable probabilities, long numExperts);
+    protected abstract SDVariable select(SameDiff sd, SDVariable logits, SDVariable probabilities, long numExperts);
 
     /**
      * Throws a {@link DL4JInvalidConfigException} whose message starts with {@code layer} and names the field, the

@@ -30,7 +30,7 @@ public class TopKRouter extends Router {
     }
 
     @Override
-    protected SDVariable select(SameDiff sd, SDVariable probabilities, long numExperts) {
+    protected SDVariable select(SameDiff sd, SDVariable logits, SDVariable probabilities, long numExperts) {
         return TopK.mask(sd, probabilities, k, numExperts);
     }
 

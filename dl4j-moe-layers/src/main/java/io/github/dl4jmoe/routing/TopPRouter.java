@@ -45,7 +45,7 @@ public class TopPRouter extends Router {
     }
 
     @Override
-    protected SDVariable select(SameDiff sd, SDVariable probabilities, long numExperts) {
+    protected SDVariable select(SameDiff sd, SDVariable logits, SDVariable probabilities, long numExperts) {
         SDVariable pi = sd.expandDims(probabilities, 2);                          // [n, E, 1]   P_i
         SDVariable pj = sd.expandDims(probabilities, 1);                          // [n, 1, E]   P_j
         SDVariable ahead = pj.gt(pi).castTo(probabilities.dataType())           // [n, E, E]  j ranked ahead of i

@@ -11,6 +11,7 @@ import java.util.Comparator;
 import java.util.Map;
 import java.util.stream.IntStream;
 
+import io.github.dl4jmoe.routing.ReferenceRouting;
 import io.github.dl4jmoe.routing.TopKRouter;
 import io.github.dl4jmoe.testutil.GradientChecks;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
@@ -63,49 +64,6 @@ class FineRMoeLayerTest {
         return new FineRMoeLayer.Builder().dFf(8).inputGranularity(2).outputGranularity(2).outputExpansion(2).topInput(1);
     }
 
-    /** The authors' rule written out per token: 0/1 over E experts, e = (g_o R_O + r_o) G_I R_I + i. */
-    static double[] referenceSelection(double[] logits, int gO, int rO, int block, int topInput) {
-        double[] selected = new double[logits.length];
-        for (int go = 0; go < gO; go++) {
-            int bestBlock = 0;
-            double bestSum = Double.NEGATIVE_INFINITY;
-            for (int ro = 0; ro < rO; ro++) {
-                double sum = 0;
-                for (int i = 0; i < block; i++) {
-                    sum += logits[(go * rO + ro) * block + i];
-                }
-                if (sum > bestSum) {            // strict: ties keep the lower r_o
-                    bestSum = sum;
-                    bestBlock = ro;
-                }
-            }
-            int base = (go * rO + bestBlock) * block;
-            int[] order = IntStream.range(0, block).boxed()
-                    .sorted(Comparator.comparingDouble((Integer i) -> -logits[base + i])).mapToInt(Integer::intValue).toArray();
-            for (int j = 0; j < topInput; j++) {
-                selected[base + order[j]] = 1;
-            }
-        }
-        return selected;
-    }
-
-    @Test
-    void selectionFollowsTheAuthorsRuleOnHandMadeLogitsWithTies() {
-        FineRMoeLayer layer = new FineRMoeLayer.Builder().nIn(D).dFf(12).inputGranularity(3).outputGranularity(2)
-                .outputExpansion(2).topInput(2).build();                    // blocks of 3, E = 12
-        double[][] logits = {
-                {3, 1, 2, /**/ 0, 0, 0, /**/ 5, 5, 5, /**/ 1, 1, 1},        // ties inside a block
-                {1, 1, 1, /**/ 1, 1, 1, /**/ 0, 2, 0, /**/ 2, 0, 0},        // tied block sums: lower r_o wins
-                {-1, -2, -3, /**/ -1, -2, -2, /**/ 9, -9, 0, /**/ 0, 0, 0.5}};
-        SameDiff sd = SameDiff.create();
-        double[][] actual = layer.selection(sd, sd.constant(Nd4j.createFromArray(logits))).eval().toDoubleMatrix();
-        for (int t = 0; t < logits.length; t++) {
-            assertArrayEquals(referenceSelection(logits[t], 2, 2, 3, 2), actual[t], "token " + t);
-            assertEquals(4.0, java.util.Arrays.stream(actual[t]).sum(), 0.0, "k = T_I G_O");
-        }
-        assertArrayEquals(new double[] {1, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0}, actual[0]);
-    }
-
     @Test
     void withoutOutputSplitItIsTheRenormalisedTopKMoe() {
         FineRMoeLayer fine = new FineRMoeLayer.Builder().dFf(4 * 3).inputGranularity(4).inputExpansion(1).topInput(2)
@@ -139,7 +97,7 @@ class FineRMoeLayerTest {
         INDArray expected = Nd4j.zeros(DataType.DOUBLE, 15, D);
         int width = D / 2;
         for (int t = 0; t < 15; t++) {
-            double[] s = referenceSelection(logits[t], 2, 2, 2, 1);
+            double[] s = ReferenceRouting.fineR(logits[t], 2, 2, 2, 1);
             double max = Double.NEGATIVE_INFINITY;
             for (int e = 0; e < s.length; e++) {
                 if (s[e] == 1) {

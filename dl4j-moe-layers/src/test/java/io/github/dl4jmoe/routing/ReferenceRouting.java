@@ -55,4 +55,30 @@ public final class ReferenceRouting {
         }
         return g;
     }
+
+    /** The authors' rule written out per token: 0/1 over E experts, e = (g_o R_O + r_o) G_I R_I + i. */
+    public static double[] fineR(double[] logits, int gO, int rO, int block, int topInput) {
+        double[] selected = new double[logits.length];
+        for (int go = 0; go < gO; go++) {
+            int bestBlock = 0;
+            double bestSum = Double.NEGATIVE_INFINITY;
+            for (int ro = 0; ro < rO; ro++) {
+                double sum = 0;
+                for (int i = 0; i < block; i++) {
+                    sum += logits[(go * rO + ro) * block + i];
+                }
+                if (sum > bestSum) {            // strict: ties keep the lower r_o
+                    bestSum = sum;
+                    bestBlock = ro;
+                }
+            }
+            int base = (go * rO + bestBlock) * block;
+            int[] order = IntStream.range(0, block).boxed()
+                    .sorted(Comparator.comparingDouble((Integer i) -> -logits[base + i])).mapToInt(Integer::intValue).toArray();
+            for (int j = 0; j < topInput; j++) {
+                selected[base + order[j]] = 1;
+            }
+        }
+        return selected;
+    }
 }
