@@ -6,6 +6,7 @@ import java.util.Set;
 
 import io.github.dl4jmoe.peer.PeerKeys;
 import io.github.dl4jmoe.peer.PeerRetrieval;
+import io.github.dl4jmoe.peer.ProductKeyLayer;
 import io.github.dl4jmoe.peer.QueryNormalization;
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import io.github.dl4jmoe.runtime.LayerGraph;
@@ -33,7 +34,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * layer's configured updater), while every other parameter follows DL4J's updater as usual. The half scores receive the gate gradients at the selected sub-keys, through which
  * the query network and both sub-key sets learn.
  */
-public class PeerLayer extends BaseMoeLayer {
+public class PeerLayer extends BaseMoeLayer implements ProductKeyLayer {
 
     public static final String W_QUERY = PeerKeys.W_QUERY;
     public static final String SUB_KEYS_1 = PeerKeys.SUB_KEYS_1;
@@ -212,6 +213,7 @@ public class PeerLayer extends BaseMoeLayer {
         return g.hostOutput(HOST_OUTPUT, nOut, new PeerRetrieval(settings), new SDVariable[] {g.input()});
     }
 
+    @Override
     public long getNumExperts() {
         return numExperts;
     }
@@ -220,6 +222,7 @@ public class PeerLayer extends BaseMoeLayer {
         this.numExperts = numExperts;
     }
 
+    @Override
     public int getHeads() {
         return heads;
     }
@@ -228,6 +231,7 @@ public class PeerLayer extends BaseMoeLayer {
         this.heads = heads;
     }
 
+    @Override
     public int getTopK() {
         return topK;
     }

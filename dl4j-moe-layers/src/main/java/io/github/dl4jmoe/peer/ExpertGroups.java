@@ -3,15 +3,15 @@ package io.github.dl4jmoe.peer;
 import java.util.Arrays;
 import java.util.stream.IntStream;
 
+import io.github.dl4jmoe.host.Parallelism;
+
 /**
  * The slots of one retrieval grouped by expert, experts ascending: group g holds expert {@link #expert(int)} and its
  * slots {@code slot(i)} for {@code start(g) <= i < start(g + 1)}. Visiting the groups reads each retrieved row once
- * and in ascending address order; work is split into two threads at a group boundary, so each expert (and its rows)
- * belongs to one thread.
+ * and in ascending address order; work is split into {@link Parallelism#threads()} threads at group boundaries, so
+ * each expert (and its rows) belongs to one thread.
  */
 final class ExpertGroups {
-
-    private static final int THREADS = 2;
 
     private final int[] experts;
     private final int[] starts;
@@ -69,19 +69,23 @@ final class ExpertGroups {
     }
 
     /**
-     * Runs {@code body} over all groups in two threads with about half of the slots each, each thread with its own
-     * zeroed accumulator of {@code width} values; returns the accumulators' sum.
+     * Runs {@code body} over all groups in {@link Parallelism#threads()} threads with about equal numbers of slots,
+     * each thread with its own zeroed accumulator of {@code width} values; returns the accumulators' sum.
      */
     double[] inParallel(int width, Part body) {
-        int middle = Arrays.binarySearch(starts, slots.length / 2);
-        int split = middle >= 0 ? middle : Math.min(-middle - 1, groups());
-        int[] bounds = {0, split, groups()};
-        double[][] parts = new double[THREADS][];
-        IntStream.range(0, THREADS).parallel().forEach(k -> {
+        int threads = Math.max(1, Math.min(Parallelism.threads(), groups()));
+        int[] bounds = new int[threads + 1];
+        for (int k = 1; k < threads; k++) {                         // the group holding slot k * slots / threads
+            int found = Arrays.binarySearch(starts, Parallelism.bound(slots.length, k, threads));
+            bounds[k] = Math.max(bounds[k - 1], found >= 0 ? found : Math.min(-found - 1, groups()));
+        }
+        bounds[threads] = groups();
+        double[][] parts = new double[threads][];
+        IntStream.range(0, threads).parallel().forEach(k -> {
             parts[k] = new double[width];
             body.run(bounds[k], bounds[k + 1], parts[k]);
         });
-        for (int k = 1; k < THREADS; k++) {
+        for (int k = 1; k < threads; k++) {
             for (int i = 0; i < width; i++) {
                 parts[0][i] += parts[k][i];
             }

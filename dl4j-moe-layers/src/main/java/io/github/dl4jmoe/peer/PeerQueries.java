@@ -3,6 +3,7 @@ package io.github.dl4jmoe.peer;
 import java.util.stream.IntStream;
 
 import io.github.dl4jmoe.host.HostArrays;
+import io.github.dl4jmoe.host.Parallelism;
 import io.github.dl4jmoe.host.ScratchArrays;
 import io.github.dl4jmoe.host.HostContext;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -235,7 +236,8 @@ final class PeerQueries {
 
     /**
      * Gradients of the selected scores {@code q1[row] . C1[i] + q2[row] . C2[j]}: returns dL/dq ({@code [n*h, dKey]}
-     * row-major) and writes dL/dC1, dL/dC2. Two threads over disjoint query rows, each with its own key gradients.
+     * row-major) and writes dL/dC1, dL/dC2. {@link Parallelism#threads()} threads over disjoint query rows, each with
+     * its own key gradients.
      */
     private double[] keyBackward(HostContext ctx, int[] experts, double[] scoreGrads, double[] q) {
         int half = keySize / 2;
@@ -243,11 +245,13 @@ final class PeerQueries {
         double[] keys2 = HostArrays.toDoubles(ctx.param(PeerKeys.SUB_KEYS_2));
         double[] queryGrads = new double[q.length];
         int rows = experts.length / topK;
-        double[][][] keyGrads = new double[2][][];
-        IntStream.range(0, 2).parallel().forEach(part -> {
+        int threads = Parallelism.threads();
+        double[][][] keyGrads = new double[threads][][];
+        IntStream.range(0, threads).parallel().forEach(part -> {
             double[] grads1 = new double[keys1.length];
             double[] grads2 = new double[keys2.length];
-            for (int row = rows * part / 2; row < rows * (part + 1) / 2; row++) {       // query row = token * h + head
+            int end = Parallelism.bound(rows, part + 1, threads);
+            for (int row = Parallelism.bound(rows, part, threads); row < end; row++) {  // query row = token h + head
                 int offset = sharedKeys ? 0 : (row % heads) * subKeys;
                 for (int p = row * topK; p < (row + 1) * topK; p++) {
                     int key1 = (offset + experts[p] / subKeys) * half;
@@ -266,8 +270,10 @@ final class PeerQueries {
         String[] names = {PeerKeys.SUB_KEYS_1, PeerKeys.SUB_KEYS_2};
         for (int s = 0; s < 2; s++) {
             double[] sum = keyGrads[0][s];
-            for (int i = 0; i < sum.length; i++) {
-                sum[i] += keyGrads[1][s][i];
+            for (int part = 1; part < threads; part++) {
+                for (int i = 0; i < sum.length; i++) {
+                    sum[i] += keyGrads[part][s][i];
+                }
             }
             INDArray param = ctx.param(names[s]);
             ctx.gradient(names[s]).assign(HostArrays.fromDoubles(sum, param.dataType(), param.shape()));

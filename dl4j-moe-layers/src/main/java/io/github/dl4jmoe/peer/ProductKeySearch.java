@@ -5,6 +5,7 @@ import java.util.stream.IntStream;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.Shape;
+import io.github.dl4jmoe.host.Parallelism;
 import io.github.dl4jmoe.host.RowBuffer;
 
 /**
@@ -41,13 +42,15 @@ public final class ProductKeySearch {
         int queries = (int) rows1.size(0);
         int n = (int) rows1.size(1);
         Result out = new Result(new int[queries * k], new double[queries * k]);
-        // two contiguous ranges of queries, each reading its score rows one at a time (no [queries, n] copy)
-        IntStream.range(0, 2).parallel().forEach(part -> {
+        // contiguous ranges of queries, each reading its score rows one at a time (no [queries, n] copy)
+        int threads = Parallelism.threads();
+        IntStream.range(0, threads).parallel().forEach(part -> {
             RowBuffer in1 = new RowBuffer(rows1);
             RowBuffer in2 = new RowBuffer(rows2);
             double[] s1 = new double[n];
             double[] s2 = new double[n];
-            for (int q = queries * part / 2; q < queries * (part + 1) / 2; q++) {
+            int end = Parallelism.bound(queries, part + 1, threads);
+            for (int q = Parallelism.bound(queries, part, threads); q < end; q++) {
                 in1.get(q, s1);
                 in2.get(q, s2);
                 searchOne(s1, s2, q, n, candidates, k, out);

@@ -1,7 +1,9 @@
 /**
  * Routing rules (which experts each token uses, with what weight) and the auxiliary losses that keep routing
- * healthy. {@link io.github.dl4jmoe.routing.TopKRouter} and {@link io.github.dl4jmoe.routing.TopPRouter} are the
- * configurable rules; {@link io.github.dl4jmoe.routing.AuxiliaryLosses} holds load balance, dynamic entropy and z-loss.
- * Expert computation and token dispatch live in {@code io.github.dl4jmoe.experts}.
+ * healthy: static top-k ({@link io.github.dl4jmoe.routing.TopKRouter}), dynamic top-p
+ * ({@link io.github.dl4jmoe.routing.TopPRouter}, Huang et al. 2024), FineRMoE's sparse-sum and sparse-concat
+ * selection ({@link io.github.dl4jmoe.routing.FineRRouter}, Liao et al. 2026), and load balance, dynamic entropy and
+ * z-loss ({@link io.github.dl4jmoe.routing.AuxiliaryLosses}). Any routed layer takes any rule. Expert computation and
+ * token dispatch live in {@code experts}.
  */
 package io.github.dl4jmoe.routing;

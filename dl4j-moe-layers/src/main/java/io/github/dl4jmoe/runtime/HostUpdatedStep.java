@@ -64,10 +64,8 @@ public final class HostUpdatedStep implements GradientsAccumulator {
     /** The flattened-vector intervals of every host-updated parameter, sorted. */
     static long[][] hostUpdatedRanges(Model model) {
         INDArray flat = model.params();
-        Layer[] layers = model instanceof MultiLayerNetwork net ? net.getLayers()
-                : model instanceof ComputationGraph graph ? graph.getLayers() : new Layer[0];
         List<long[]> ranges = new ArrayList<>();
-        for (Layer layer : layers) {
+        for (Layer layer : ModelLayers.of(model)) {
             if (!(layer.conf().getLayer() instanceof BaseMoeLayer config)) {
                 continue;
             }

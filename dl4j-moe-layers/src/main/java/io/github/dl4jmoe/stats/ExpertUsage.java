@@ -4,12 +4,13 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 
-import io.github.dl4jmoe.layers.PeerLayer;
+import io.github.dl4jmoe.peer.PeerKeys;
+import io.github.dl4jmoe.peer.ProductKeyLayer;
+import io.github.dl4jmoe.peer.RetrievalCounts;
+import io.github.dl4jmoe.runtime.ModelLayers;
 import io.github.dl4jmoe.runtime.MoeLayerRuntime;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -34,7 +35,7 @@ public record ExpertUsage(long numExperts, long retrievals, double usedFraction,
     /** Usage of a layer's latest pass, if it is a PEER layer that has run. */
     public static Optional<ExpertUsage> of(Layer layer) {
         return retrievedExperts(layer).map(experts -> {
-            PeerLayer conf = (PeerLayer) layer.conf().getLayer();
+            ProductKeyLayer conf = (ProductKeyLayer) layer.conf().getLayer();
             return of(experts, conf.getNumExperts(), conf.getHeads());
         });
     }
@@ -45,21 +46,17 @@ public record ExpertUsage(long numExperts, long retrievals, double usedFraction,
      * exact joint usage through {@link #of(int[][], long, int)}.
      */
     public static Optional<int[][]> retrievedExperts(Layer layer) {
-        if (!(layer instanceof MoeLayerRuntime runtime) || !(layer.conf().getLayer() instanceof PeerLayer)) {
+        if (!(layer instanceof MoeLayerRuntime runtime) || !(layer.conf().getLayer() instanceof ProductKeyLayer)) {
             return Optional.empty();
         }
-        INDArray experts = runtime.statistics().get(PeerLayer.STAT_EXPERTS);
+        INDArray experts = runtime.statistics().get(PeerKeys.STAT_EXPERTS);
         return experts == null ? Optional.empty() : Optional.of(experts.toIntMatrix());
     }
 
     /** Usage of every PEER layer of a network that has run, keyed by layer name. */
     public static Map<String, ExpertUsage> of(Model model) {
-        Layer[] layers = model instanceof MultiLayerNetwork net ? net.getLayers()
-                : model instanceof ComputationGraph graph ? graph.getLayers() : new Layer[0];
         Map<String, ExpertUsage> out = new LinkedHashMap<>();
-        for (Layer layer : layers) {
-            of(layer).ifPresent(u -> out.put(layer.conf().getLayer().getLayerName(), u));
-        }
+        ModelLayers.byName(model).forEach((name, layer) -> of(layer).ifPresent(u -> out.put(name, u)));
         return out;
     }
 
@@ -67,30 +64,13 @@ public record ExpertUsage(long numExperts, long retrievals, double usedFraction,
      * @param experts retrieved ids {@code [tokens * heads][k]}, row {@code t * heads + head}
      */
     public static ExpertUsage of(int[][] experts, long numExperts, int heads) {
-        Map<Integer, Integer> counts = new java.util.HashMap<>();
-        java.util.List<java.util.Set<Integer>> perHead = new java.util.ArrayList<>();
-        for (int h = 0; h < heads; h++) {
-            perHead.add(new java.util.HashSet<>());
-        }
-        long total = 0;
-        for (int r = 0; r < experts.length; r++) {
-            for (int id : experts[r]) {
-                counts.merge(id, 1, Integer::sum);
-                perHead.get(r % heads).add(id);
-                total++;
-            }
-        }
-        double sumZLogZ = 0;
-        for (int c : counts.values()) {
-            double z = c / (double) total;
-            sumZLogZ += z * Math.log(z);
-        }
+        RetrievalCounts counts = RetrievalCounts.of(experts, heads);
         double[] headUsage = new double[heads];
         for (int h = 0; h < heads; h++) {
-            headUsage[h] = perHead.get(h).size() / (double) numExperts;
+            headUsage[h] = counts.distinctInHead(h) / (double) numExperts;
         }
-        return new ExpertUsage(numExperts, total, counts.size() / (double) numExperts,
-                Math.log(numExperts) + sumZLogZ, headUsage);
+        return new ExpertUsage(numExperts, counts.total(), counts.distinct() / (double) numExperts,
+                counts.unevenness(numExperts), headUsage);
     }
 
     @Override

@@ -6,12 +6,11 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 
-import io.github.dl4jmoe.layers.MoeFeedForward;
+import io.github.dl4jmoe.experts.RoutedExperts;
+import io.github.dl4jmoe.runtime.ModelLayers;
 import io.github.dl4jmoe.runtime.MoeLayerRuntime;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -33,8 +32,8 @@ public record RoutingStatistics(long tokens, long[] expertsPerTokenCounts, long[
             return Optional.empty();
         }
         Map<String, INDArray> raw = runtime.statistics();
-        INDArray perToken = raw.get(MoeFeedForward.STAT_EXPERTS_PER_TOKEN);
-        INDArray load = raw.get(MoeFeedForward.STAT_LOAD);
+        INDArray perToken = raw.get(RoutedExperts.STAT_EXPERTS_PER_TOKEN);
+        INDArray load = raw.get(RoutedExperts.STAT_LOAD);
         if (perToken == null || load == null) {
             return Optional.empty();
         }
@@ -44,8 +43,8 @@ public record RoutingStatistics(long tokens, long[] expertsPerTokenCounts, long[
         }
         long[] loadCounts = Arrays.stream(load.toDoubleVector()).mapToLong(Math::round).toArray();
         return Optional.of(new RoutingStatistics(perToken.length(), histogram, loadCounts,
-                Math.round(raw.get(MoeFeedForward.STAT_DROPPED).getDouble(0)),
-                Math.round(raw.get(MoeFeedForward.STAT_CAPACITY).getDouble(0))));
+                Math.round(raw.get(RoutedExperts.STAT_DROPPED).getDouble(0)),
+                Math.round(raw.get(RoutedExperts.STAT_CAPACITY).getDouble(0))));
     }
 
     /**
@@ -53,18 +52,8 @@ public record RoutingStatistics(long tokens, long[] expertsPerTokenCounts, long[
      * MultiLayerNetwork "layer0", "layer1", ...).
      */
     public static Map<String, RoutingStatistics> of(Model model) {
-        Layer[] layers;
-        if (model instanceof MultiLayerNetwork net) {
-            layers = net.getLayers();
-        } else if (model instanceof ComputationGraph graph) {
-            layers = graph.getLayers();
-        } else {
-            layers = new Layer[0];
-        }
         Map<String, RoutingStatistics> out = new LinkedHashMap<>();
-        for (Layer layer : layers) {
-            of(layer).ifPresent(s -> out.put(layer.conf().getLayer().getLayerName(), s));
-        }
+        ModelLayers.byName(model).forEach((name, layer) -> of(layer).ifPresent(s -> out.put(name, s)));
         return out;
     }
 

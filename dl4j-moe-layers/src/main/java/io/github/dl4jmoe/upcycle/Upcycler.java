@@ -1,11 +1,8 @@
 package io.github.dl4jmoe.upcycle;
 
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.TreeMap;
-import java.util.TreeSet;
 
 import io.github.dl4jmoe.experts.SharedExpert;
 import io.github.dl4jmoe.layers.DenseFeedForward;
@@ -14,11 +11,7 @@ import io.github.dl4jmoe.layers.MoeFeedForward;
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import org.deeplearning4j.exception.DL4JInvalidConfigException;
 import org.deeplearning4j.nn.api.Layer;
-import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
-import org.deeplearning4j.nn.conf.InputPreProcessor;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
-import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
-import org.deeplearning4j.nn.conf.graph.LayerVertex;
+import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.layers.BaseLayer;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -82,138 +75,67 @@ public final class Upcycler {
 
     /**
      * @param replacements layer index of a {@link DenseFeedForward}, or of the first of two consecutive DL4J
-     *                     {@link DenseLayer}s (d -> dFf -> d), -> the MoE layer that replaces it (a pair becomes one layer)
+     *                     {@link DenseLayer}s (d -> dFf -> d), -> the MoE layer that replaces it (a pair becomes one
+     *                     layer)
      */
     public MultiLayerNetwork upcycle(MultiLayerNetwork dense, Map<Integer, ? extends BaseMoeLayer> replacements) {
-        MultiLayerConfiguration conf = MultiLayerConfiguration.fromJson(dense.getLayerWiseConfigurations().toJson());
-        List<NeuralNetConfiguration> confs = conf.getConfs();
-        Map<Integer, DenseSource> sources = new TreeMap<>();
-        TreeSet<Integer> removed = new TreeSet<>();
-        for (Map.Entry<Integer, ? extends BaseMoeLayer> r : replacements.entrySet()) {
-            int index = r.getKey();
-            if (index < 0 || index >= confs.size()) {
-                throw new IllegalArgumentException("Upcycler: no layer " + index + "; the network has " + confs.size()
-                        + " layers");
-            }
-            org.deeplearning4j.nn.conf.layers.Layer layer = confs.get(index).getLayer();
-            DenseSource source;
-            if (layer instanceof DenseFeedForward ffn) {
-                source = DenseSource.of(ffn);
-            } else if (layer instanceof DenseLayer first && index + 1 < confs.size()
-                    && confs.get(index + 1).getLayer() instanceof DenseLayer second) {
-                if (conf.getInputPreProcess(index + 1) != null) {
-                    throw new IllegalArgumentException("Upcycler: layer " + (index + 1) + " has an input preprocessor; "
-                            + "a DenseLayer pair must be two directly connected layers");
-                }
-                source = DenseSource.of(first, second);
-                removed.add(index + 1);
-            } else {
-                throw notUpcyclable("layer " + index, layer);
-            }
-            confs.get(index).setLayer(prepare(source, layer, r.getValue()));
-            sources.put(index, source);
-        }
-        for (int r : removed.descendingSet()) {
-            confs.remove(r);
-            Map<Integer, InputPreProcessor> shifted = new HashMap<>();
-            conf.getInputPreProcessors().forEach((i, p) -> shifted.put(i > r ? i - 1 : i, p));
-            conf.setInputPreProcessors(shifted);
-        }
-        MultiLayerNetwork moe = new MultiLayerNetwork(conf);
-        moe.init();
-        int target = 0;
-        for (int i = 0; i < dense.getnLayers(); i++) {
-            if (removed.contains(i)) {
-                continue;
-            }
-            Layer from = dense.getLayer(i);
-            Layer to = moe.getLayer(target++);
-            DenseSource source = sources.get(i);
-            if (source == null) {
-                copy(from, to);
-            } else {
-                fill(removed.contains(i + 1) ? source.withWeights(from.paramTable(), dense.getLayer(i + 1).paramTable())
-                        : source.withWeights(from.paramTable()), to, i);
-            }
-        }
-        return moe;
+        return upcycle(new MultiLayerEdit(dense), replacements);
     }
 
     /**
-     * @param replacements name of a {@link DenseFeedForward} vertex, or of a DL4J {@link DenseLayer} whose only consumer
-     *                     is another DenseLayer (d -> dFf -> d), -> the MoE layer that replaces it (a pair becomes one
-     *                     vertex under the first name)
+     * @param replacements name of a {@link DenseFeedForward} vertex, or of a DL4J {@link DenseLayer} whose only
+     *                     consumer is another DenseLayer (d -> dFf -> d), -> the MoE layer that replaces it (a pair
+     *                     becomes one vertex under the first name)
      */
     public ComputationGraph upcycle(ComputationGraph dense, Map<String, ? extends BaseMoeLayer> replacements) {
-        ComputationGraphConfiguration conf = ComputationGraphConfiguration.fromJson(dense.getConfiguration().toJson());
-        Map<String, DenseSource> sources = new HashMap<>();
-        Map<String, String> removed = new HashMap<>();                        // second of a pair -> first
-        for (Map.Entry<String, ? extends BaseMoeLayer> r : replacements.entrySet()) {
-            String name = r.getKey();
-            if (!(conf.getVertices().get(name) instanceof LayerVertex vertex)) {
-                throw new IllegalArgumentException("Upcycler: no layer vertex '" + name + "'");
-            }
-            org.deeplearning4j.nn.conf.layers.Layer layer = vertex.getLayerConf().getLayer();
+        return upcycle(new GraphEdit(dense), replacements);
+    }
+
+    /**
+     * The one algorithm: each replaced block's config becomes its MoE target (widths and training settings taken
+     * from the block), the second layers of DenseLayer pairs are removed, and in the built network every other
+     * layer's parameters are copied while each target is filled from its dense block's weights.
+     */
+    private <K, N extends Model> N upcycle(NetworkEdit<K, N> net, Map<K, ? extends BaseMoeLayer> replacements) {
+        Map<K, DenseSource> sources = new HashMap<>();
+        Map<K, K> pairs = new HashMap<>();                                     // first of a pair -> second
+        for (Map.Entry<K, ? extends BaseMoeLayer> r : replacements.entrySet()) {
+            K key = r.getKey();
+            org.deeplearning4j.nn.conf.layers.Layer layer = net.config(key);
             DenseSource source;
             if (layer instanceof DenseFeedForward ffn) {
                 source = DenseSource.of(ffn);
             } else if (layer instanceof DenseLayer first) {
-                String second = onlyDenseConsumer(conf, name);
-                source = DenseSource.of(first, (DenseLayer) ((LayerVertex) conf.getVertices().get(second)).getLayerConf().getLayer());
-                removed.put(second, name);
+                K second = net.secondOfPair(key);
+                source = DenseSource.of(first, (DenseLayer) net.config(second));
+                pairs.put(key, second);
             } else {
-                throw notUpcyclable("vertex '" + name + "'", layer);
+                throw notUpcyclable(net.describe(key), layer);
             }
-            vertex.getLayerConf().setLayer(prepare(source, layer, r.getValue()));
-            sources.put(name, source);
+            net.replace(key, prepare(source, layer, r.getValue()));
+            sources.put(key, source);
         }
-        removed.forEach((second, first) -> {
-            conf.getVertices().remove(second);
-            conf.getVertexInputs().remove(second);
-            conf.getVertexInputs().replaceAll((v, in) -> in.stream().map(n -> n.equals(second) ? first : n).toList());
-            conf.setNetworkOutputs(conf.getNetworkOutputs().stream().map(n -> n.equals(second) ? first : n).toList());
-        });
-        if (!removed.isEmpty()) {                                              // the cached order names removed vertices
-            conf.setTopologicalOrder(null);
-            conf.setTopologicalOrderStr(null);
-        }
-        ComputationGraph moe = new ComputationGraph(conf);
-        moe.init();
-        for (Layer layer : dense.getLayers()) {
-            String name = layer.conf().getLayer().getLayerName();
-            if (removed.containsKey(name)) {
+        N moe = net.build(pairs);
+        for (K key : net.keys()) {
+            if (pairs.containsValue(key)) {
                 continue;
             }
-            DenseSource source = sources.get(name);
+            Layer from = net.denseLayer(key);
+            Layer to = net.upcycledLayer(key);
+            DenseSource source = sources.get(key);
             if (source == null) {
-                copy(layer, moe.getLayer(name));
+                copy(from, to);
             } else {
-                String second = removed.entrySet().stream().filter(e -> e.getValue().equals(name)).map(Map.Entry::getKey)
-                        .findFirst().orElse(null);
-                fill(second == null ? source.withWeights(layer.paramTable())
-                        : source.withWeights(layer.paramTable(), dense.getLayer(second).paramTable()), moe.getLayer(name),
-                        layer.getIndex());
+                K second = pairs.get(key);
+                fill(second == null ? source.withWeights(from.paramTable())
+                        : source.withWeights(from.paramTable(), net.denseLayer(second).paramTable()), to,
+                        from.getIndex());
             }
         }
         return moe;
     }
 
-    /** The DenseLayer vertex that is the only consumer of {@code first} and reads nothing else. */
-    private static String onlyDenseConsumer(ComputationGraphConfiguration conf, String first) {
-        List<String> consumers = conf.getVertexInputs().entrySet().stream()
-                .filter(e -> e.getValue().contains(first)).map(Map.Entry::getKey).toList();
-        boolean pair = consumers.size() == 1 && !conf.getNetworkOutputs().contains(first)
-                && conf.getVertexInputs().get(consumers.get(0)).equals(List.of(first))
-                && conf.getVertices().get(consumers.get(0)) instanceof LayerVertex v
-                && v.getLayerConf().getLayer() instanceof DenseLayer && v.getPreProcessor() == null;
-        if (!pair) {
-            throw new IllegalArgumentException("Upcycler: DenseLayer vertex '" + first + "' is not the first of a pair: "
-                    + "its only consumer must be a DenseLayer that reads nothing else (consumers: " + consumers + ")");
-        }
-        return consumers.get(0);
-    }
-
-    private static IllegalArgumentException notUpcyclable(String where, org.deeplearning4j.nn.conf.layers.Layer layer) {
+    static IllegalArgumentException notUpcyclable(String where, org.deeplearning4j.nn.conf.layers.Layer layer) {
         return new IllegalArgumentException("Upcycler: " + where + " is " + layer.getClass().getSimpleName()
                 + "; only DenseFeedForward blocks and pairs of DenseLayers (d -> dFf -> d) can be upcycled");
     }

@@ -21,6 +21,7 @@ import io.github.dl4jmoe.layers.MoeFeedForward;
 import io.github.dl4jmoe.layers.PeerLayer;
 import io.github.dl4jmoe.routing.TopKRouter;
 import io.github.dl4jmoe.routing.TopPRouter;
+import io.github.dl4jmoe.runtime.ModelLayers;
 import io.github.dl4jmoe.stats.ExpertUsage;
 import io.github.dl4jmoe.stats.RoutingStatistics;
 import org.deeplearning4j.nn.api.Layer;
@@ -128,10 +129,8 @@ public final class RoutingReport {
             infer(model, data.next());
             batches++;
             RoutingStatistics.of(model).forEach((layer, s) -> merged.merge(layer, s, RoutingStatistics::merge));
-            for (Layer layer : layers(model)) {
-                ExpertUsage.retrievedExperts(layer).ifPresent(ids ->
-                        retrieved.computeIfAbsent(name(layer), k -> new ArrayList<>()).add(ids));
-            }
+            ModelLayers.byName(model).forEach((name, layer) -> ExpertUsage.retrievedExperts(layer).ifPresent(ids ->
+                    retrieved.computeIfAbsent(name, k -> new ArrayList<>()).add(ids)));
         }
         if (batches == 0) {
             throw new IllegalArgumentException("RoutingReport: the data iterator has no batch (use a longer text or a "
@@ -139,9 +138,9 @@ public final class RoutingReport {
         }
         Map<String, MoeLayerReport> moe = new LinkedHashMap<>();
         Map<String, PeerLayerReport> peer = new LinkedHashMap<>();
-        for (Layer layer : layers(model)) {
-            String name = name(layer);
-            org.deeplearning4j.nn.conf.layers.Layer conf = layer.conf().getLayer();
+        for (Map.Entry<String, Layer> named : ModelLayers.byName(model).entrySet()) {
+            String name = named.getKey();
+            org.deeplearning4j.nn.conf.layers.Layer conf = named.getValue().conf().getLayer();
             if (merged.containsKey(name)) {
                 boolean dynamic = conf instanceof MoeFeedForward m && m.getRouter().isDynamic();
                 moe.put(name, new MoeLayerReport(name, routing(conf), dynamic, merged.get(name)));
@@ -169,14 +168,6 @@ public final class RoutingReport {
                     featuresMask == null ? null : new INDArray[] {featuresMask},
                     labelsMask == null ? null : new INDArray[] {labelsMask});
         }
-    }
-
-    private static Layer[] layers(Model model) {
-        return model instanceof MultiLayerNetwork net ? net.getLayers() : ((ComputationGraph) model).getLayers();
-    }
-
-    private static String name(Layer layer) {
-        return layer.conf().getLayer().getLayerName();
     }
 
     /** A short, comma-free description of a layer's routing rule, for CSV files and chart titles. */
