@@ -10,8 +10,8 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * Bulk copies between INDArrays and Java arrays. On M2.1 {@code data().asDouble()} and
  * {@code Nd4j.createFromArray} go element by element through an indexer; these copy through one NIO buffer. FLOAT
- * arrays are converted in Java rather than by a cast in ND4J: each new off-heap array costs page faults (about 4 ms
- * for 8 MB here), more than the copy itself.
+ * arrays are converted in Java rather than by a cast in ND4J: each new off-heap array costs page faults, more than
+ * the copy itself (see {@link ScratchArrays}).
  */
 public final class HostArrays {
 

@@ -10,8 +10,8 @@ import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Off-heap arrays reused from one pass to the next, by name, for a layer's large temporaries. A new off-heap array
- * costs page faults on first touch, which on the 2-core machines we measure on dominated the work done with it:
- * {@code mmul} of {@code [1024, 256] x [256, 1024]} took 24 ms, a {@code gemm} into an existing array 3.6 ms.
+ * costs page faults on first touch, which on the machines we measure on dominates the work done with it: a product
+ * into a new array is several times slower than the same {@code gemm} into an existing one (README, Performance).
  *
  * <p>An array's contents belong to the current pass only: the next request under the same name returns it again.
  * Never hand one to DL4J or keep it past the pass. Not thread safe: one instance per layer instance (DL4J layers are

@@ -23,9 +23,8 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * {@code q1 . C1[i] + q2 . C2[j]} sends its gradient to the query halves and to the two sub-key rows it used, so
  * the dense {@code [n*h, sqrt N]} score gradient is never formed.
  *
- * <p>This part used to be a SameDiff graph. In the benchmark configuration (1024 tokens, h*dKey = 1024) M2.1's
- * graph took about 150 ms of a 450 ms training step, 100 ms of it in the broadcast backward ops of batch
- * normalisation; here the whole part takes about a third of that.
+ * <p>This part used to be a SameDiff graph, where M2.1's broadcast backward ops of batch normalisation made it a
+ * third of a PEER training step (README, Performance).
  */
 final class PeerQueries {
 
