@@ -1,4 +1,4 @@
-package io.github.dl4jmoe.examples;
+package io.github.dl4jmoe.cli;
 
 import io.github.dl4jmoe.zoo.CharLanguageModel;
 import io.github.dl4jmoe.zoo.FeedForwardKind;
@@ -10,7 +10,7 @@ import picocli.CommandLine.Option;
 
 /**
  * The options that define a new {@link MoETransformerLM} character model, shared as a picocli mixin by every program
- * that trains one ({@code train}, and the Spark program in dl4j-moe-spark).
+ * that trains one ({@code train} in the examples module, and {@code spark-train} in dl4j-moe-spark).
  */
 public final class ModelOptions {
 

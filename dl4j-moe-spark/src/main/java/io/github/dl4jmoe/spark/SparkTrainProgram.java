@@ -1,7 +1,16 @@
 package io.github.dl4jmoe.spark;
 
-import io.github.dl4jmoe.examples.ModelOptions;
-import io.github.dl4jmoe.examples.MoeExamples;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import io.github.dl4jmoe.cli.CommandLines;
+import io.github.dl4jmoe.cli.ModelOptions;
 import io.github.dl4jmoe.spark.data.HadoopFiles;
 import io.github.dl4jmoe.spark.data.TextWindows;
 import io.github.dl4jmoe.stats.RoutingStatistics;
@@ -11,14 +20,6 @@ import io.github.dl4jmoe.zoo.data.BundledText;
 import io.github.dl4jmoe.zoo.data.CharacterIterator;
 import io.github.dl4jmoe.zoo.data.CharacterIterator.Split;
 import io.github.dl4jmoe.zoo.data.CharacterVocabulary;
-import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.concurrent.Callable;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -104,10 +105,11 @@ public final class SparkTrainProgram implements Callable<Integer> {
 
     /**
      * The command line, for tests and embedding. A user mistake (an option out of range, a missing file) prints its
-     * message and exits with 1, as the examples' {@code MoeExamples} does; other failures keep their stack trace.
+     * message and exits with 1, as the examples' {@code MoeExamples} does ({@link CommandLines#userFacing}); other
+     * failures keep their stack trace.
      */
     public static CommandLine commandLine() {
-        return MoeExamples.userFacing(new CommandLine(new SparkTrainProgram()));
+        return CommandLines.userFacing(new CommandLine(new SparkTrainProgram()));
     }
 
     @Override

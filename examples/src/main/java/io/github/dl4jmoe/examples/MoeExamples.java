@@ -1,6 +1,6 @@
 package io.github.dl4jmoe.examples;
 
-import java.io.IOException;
+import io.github.dl4jmoe.cli.CommandLines;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -17,25 +17,10 @@ public final class MoeExamples {
 
     /**
      * The command line, for tests and embedding. A user mistake found while running (an argument a program rejects, a
-     * missing file) prints its message and exits with 1; other failures keep their stack trace.
+     * missing file) prints its message and exits with 1; other failures keep their stack trace
+     * ({@link CommandLines#userFacing}).
      */
     public static CommandLine commandLine() {
-        return userFacing(new CommandLine(new MoeExamples()));
-    }
-
-    /**
-     * Case-insensitive enum values, and user mistakes ({@link IllegalArgumentException}, {@link IOException}) printed
-     * as {@code <command>: <message>} with exit code 1, as every program of this project reports them.
-     */
-    public static CommandLine userFacing(CommandLine cli) {
-        return cli.setCaseInsensitiveEnumValuesAllowed(true)
-                .setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-                    if (!(e instanceof IllegalArgumentException || e instanceof IOException)) {
-                        throw e;
-                    }
-                    commandLine.getErr().println(commandLine.getColorScheme().errorText(
-                            commandLine.getCommandName() + ": " + e.getMessage()));
-                    return 1;
-                });
+        return CommandLines.userFacing(new CommandLine(new MoeExamples()));
     }
 }

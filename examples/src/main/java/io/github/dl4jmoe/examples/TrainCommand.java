@@ -1,12 +1,5 @@
 package io.github.dl4jmoe.examples;
 
-import io.github.dl4jmoe.stats.RoutingStatistics;
-import io.github.dl4jmoe.zoo.CharLanguageModel;
-import io.github.dl4jmoe.zoo.MoETransformerLM;
-import io.github.dl4jmoe.zoo.data.BundledText;
-import io.github.dl4jmoe.zoo.data.CharacterIterator;
-import io.github.dl4jmoe.zoo.data.CharacterIterator.Split;
-import io.github.dl4jmoe.zoo.data.CharacterVocabulary;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -16,6 +9,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+
+import io.github.dl4jmoe.cli.ModelOptions;
+import io.github.dl4jmoe.stats.RoutingStatistics;
+import io.github.dl4jmoe.zoo.CharLanguageModel;
+import io.github.dl4jmoe.zoo.MoETransformerLM;
+import io.github.dl4jmoe.zoo.data.BundledText;
+import io.github.dl4jmoe.zoo.data.CharacterIterator;
+import io.github.dl4jmoe.zoo.data.CharacterIterator.Split;
+import io.github.dl4jmoe.zoo.data.CharacterVocabulary;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
