@@ -3,13 +3,13 @@ package io.github.dl4jmoe.peer;
 import java.lang.ref.Reference;
 import java.util.Arrays;
 
+import io.github.dl4jmoe.host.HostArrays;
+import io.github.dl4jmoe.host.RowBuffer;
 import io.github.dl4jmoe.ops.HiddenActivation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
 import org.nd4j.linalg.factory.Nd4j;
-import io.github.dl4jmoe.host.HostArrays;
-import io.github.dl4jmoe.host.RowBuffer;
 
 /**
  * PEER's expert computation in Java, reading only the retrieved rows of the tables (He 2024, eq. 4 with

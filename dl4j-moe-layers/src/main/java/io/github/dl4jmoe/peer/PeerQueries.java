@@ -3,9 +3,9 @@ package io.github.dl4jmoe.peer;
 import java.util.stream.IntStream;
 
 import io.github.dl4jmoe.host.HostArrays;
+import io.github.dl4jmoe.host.HostContext;
 import io.github.dl4jmoe.host.Parallelism;
 import io.github.dl4jmoe.host.ScratchArrays;
-import io.github.dl4jmoe.host.HostContext;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;

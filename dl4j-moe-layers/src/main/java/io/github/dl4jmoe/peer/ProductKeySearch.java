@@ -3,10 +3,10 @@ package io.github.dl4jmoe.peer;
 import java.lang.ref.Reference;
 import java.util.stream.IntStream;
 
-import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.shape.Shape;
 import io.github.dl4jmoe.host.Parallelism;
 import io.github.dl4jmoe.host.RowBuffer;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.shape.Shape;
 
 /**
  * Exact top-k over N = n^2 product keys without scoring all N (Lample et al. 2019, "Large Memory Layers with

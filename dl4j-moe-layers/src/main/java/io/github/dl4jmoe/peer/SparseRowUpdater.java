@@ -1,12 +1,12 @@
 package io.github.dl4jmoe.peer;
 
+import io.github.dl4jmoe.host.RowBuffer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.NoOp;
 import org.nd4j.linalg.learning.config.Sgd;
-import io.github.dl4jmoe.host.RowBuffer;
 
 /**
  * Updates only the rows of a table that a step touched, as product-key memories are trained ("lazy" sparse Adam:

@@ -1,5 +1,9 @@
 package io.github.dl4jmoe.runtime;
 
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.graph.ComputationGraph;
@@ -9,10 +13,6 @@ import org.deeplearning4j.optimize.solvers.accumulation.GradientsAccumulator;
 import org.deeplearning4j.optimize.solvers.accumulation.IndexedTail;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.indexing.NDArrayIndex;
-
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.List;
 
 /**
  * Applies DL4J's parameter step ({@code params -= update}) to every parameter except those a layer updates itself

@@ -1,15 +1,12 @@
 package io.github.dl4jmoe.layers;
 
 import static io.github.dl4jmoe.testutil.ConfigAssertions.assertRejected;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.Map;
-import java.util.stream.IntStream;
 
 import io.github.dl4jmoe.routing.ReferenceRouting;
 import io.github.dl4jmoe.routing.TopKRouter;
@@ -24,7 +21,6 @@ import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;

@@ -3,7 +3,6 @@ package io.github.dl4jmoe.layers;
 import static io.github.dl4jmoe.testutil.ConfigAssertions.assertRejected;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;

@@ -1,11 +1,12 @@
 package io.github.dl4jmoe.spark;
 
-import io.github.dl4jmoe.spark.stats.SparkRoutingStatistics;
-import io.github.dl4jmoe.stats.RoutingStatistics;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+
+import io.github.dl4jmoe.spark.stats.SparkRoutingStatistics;
+import io.github.dl4jmoe.stats.RoutingStatistics;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.storage.StorageLevel;

@@ -4,9 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.github.dl4jmoe.zoo.CharLanguageModel;
-import io.github.dl4jmoe.zoo.data.CharacterIterator;
-import io.github.dl4jmoe.zoo.data.CharacterIterator.Split;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -15,6 +12,10 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+
+import io.github.dl4jmoe.zoo.CharLanguageModel;
+import io.github.dl4jmoe.zoo.data.CharacterIterator;
+import io.github.dl4jmoe.zoo.data.CharacterIterator.Split;
 import org.deeplearning4j.datasets.iterator.EarlyTerminationDataSetIterator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -6,6 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+
 import io.github.dl4jmoe.layers.PeerLayer;
 import io.github.dl4jmoe.spark.data.TextWindows;
 import io.github.dl4jmoe.stats.RoutingStatistics;
@@ -14,12 +21,6 @@ import io.github.dl4jmoe.zoo.FeedForwardKind;
 import io.github.dl4jmoe.zoo.MoEClassifier;
 import io.github.dl4jmoe.zoo.data.CharacterIterator;
 import io.github.dl4jmoe.zoo.data.CharacterIterator.Split;
-import java.io.Serializable;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.Random;
-import java.util.TreeMap;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;

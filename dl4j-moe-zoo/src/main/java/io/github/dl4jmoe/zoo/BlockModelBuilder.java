@@ -1,11 +1,11 @@
 package io.github.dl4jmoe.zoo;
 
+import java.util.HashMap;
+import java.util.Map;
+
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.learning.config.IUpdater;
-
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * What the builders of zoo models made of feed-forward blocks share: the kind or configured layer of each block,

@@ -1,10 +1,10 @@
 package io.github.dl4jmoe.zoo;
 
-import io.github.dl4jmoe.runtime.BaseMoeLayer;
-
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Objects;
+
+import io.github.dl4jmoe.runtime.BaseMoeLayer;
 
 /** The validated feed-forward layer of each block of a zoo model: a kind's default or a configured layer. */
 final class FeedForwardBlocks {

@@ -1,5 +1,7 @@
 package io.github.dl4jmoe.zoo;
 
+import java.io.IOException;
+
 import io.github.dl4jmoe.sequence.CausalSelfAttention;
 import io.github.dl4jmoe.sequence.LayerNorm;
 import io.github.dl4jmoe.sequence.PositionalEmbedding;
@@ -22,8 +24,6 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
-
-import java.io.IOException;
 
 /**
  * A decoder-only character language model whose feed-forward blocks are any of the dl4j-moe layers (zoo pattern of

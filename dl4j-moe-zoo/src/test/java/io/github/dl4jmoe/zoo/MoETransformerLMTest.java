@@ -6,14 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.github.dl4jmoe.layers.PeerLayer;
-import io.github.dl4jmoe.zoo.data.CharacterIterator;
-import io.github.dl4jmoe.zoo.data.CharacterVocabulary;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Random;
+
+import io.github.dl4jmoe.layers.PeerLayer;
+import io.github.dl4jmoe.zoo.data.CharacterIterator;
+import io.github.dl4jmoe.zoo.data.CharacterVocabulary;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.Test;

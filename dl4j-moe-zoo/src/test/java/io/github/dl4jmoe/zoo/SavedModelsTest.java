@@ -3,6 +3,14 @@ package io.github.dl4jmoe.zoo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Objects;
+
 import io.github.dl4jmoe.layers.DenseFeedForward;
 import io.github.dl4jmoe.layers.FfnActivation;
 import io.github.dl4jmoe.layers.FineRMoeLayer;
@@ -12,13 +20,6 @@ import io.github.dl4jmoe.routing.TopKRouter;
 import io.github.dl4jmoe.routing.TopPRouter;
 import io.github.dl4jmoe.zoo.data.CharacterIterator;
 import io.github.dl4jmoe.zoo.data.CharacterVocabulary;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.Objects;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;

@@ -1,9 +1,10 @@
 package io.github.dl4jmoe.examples;
 
-import io.github.dl4jmoe.zoo.CharLanguageModel;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+
+import io.github.dl4jmoe.zoo.CharLanguageModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

@@ -21,16 +21,14 @@ import java.util.Random;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 
-import javax.imageio.ImageIO;
-
 import io.github.dl4jmoe.layers.MoeFeedForward;
 import io.github.dl4jmoe.layers.PeerLayer;
 import io.github.dl4jmoe.routing.TopKRouter;
 import io.github.dl4jmoe.routing.TopPRouter;
 import io.github.dl4jmoe.zoo.data.CharacterIterator;
+import javax.imageio.ImageIO;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
-import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.RNNFormat;
 import org.deeplearning4j.nn.conf.inputs.InputType;

@@ -1,9 +1,10 @@
 package io.github.dl4jmoe.spark.data;
 
-import io.github.dl4jmoe.zoo.data.CharacterIterator;
-import io.github.dl4jmoe.zoo.data.CharacterVocabulary;
 import java.util.ArrayList;
 import java.util.List;
+
+import io.github.dl4jmoe.zoo.data.CharacterIterator;
+import io.github.dl4jmoe.zoo.data.CharacterVocabulary;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.nd4j.linalg.api.buffer.DataType;

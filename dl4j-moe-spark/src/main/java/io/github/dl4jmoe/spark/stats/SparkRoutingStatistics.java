@@ -1,6 +1,5 @@
 package io.github.dl4jmoe.spark.stats;
 
-import io.github.dl4jmoe.stats.RoutingStatistics;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -8,6 +7,8 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+
+import io.github.dl4jmoe.stats.RoutingStatistics;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;

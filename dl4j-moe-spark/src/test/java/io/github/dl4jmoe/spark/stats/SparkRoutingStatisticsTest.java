@@ -6,12 +6,13 @@ import static io.github.dl4jmoe.spark.TinyLm.VOCABULARY;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
+import java.util.Map;
+
 import io.github.dl4jmoe.spark.LocalSpark;
 import io.github.dl4jmoe.spark.TinyLm;
 import io.github.dl4jmoe.spark.data.TextWindows;
 import io.github.dl4jmoe.stats.RoutingStatistics;
-import java.util.List;
-import java.util.Map;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.deeplearning4j.nn.graph.ComputationGraph;
