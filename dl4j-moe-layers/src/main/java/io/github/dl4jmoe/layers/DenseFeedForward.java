@@ -57,7 +57,8 @@ public class DenseFeedForward extends BaseMoeLayer {
     public void validate() {
         validateWidths();
         require(dFf > 0, "dFf", dFf, "must be positive", "try dFf(4 * nIn), or dFf(8 * nIn / 3) for SwiGLU");
-        require(activation != null, "activation", null, "must be set", "use one of " + java.util.Arrays.toString(FfnActivation.values()));
+        require(activation != null, "activation", null, "must be set",
+                "use one of " + java.util.Arrays.toString(FfnActivation.values()));
     }
 
     @Override

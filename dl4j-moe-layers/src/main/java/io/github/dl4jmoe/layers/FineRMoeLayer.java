@@ -1,16 +1,9 @@
 package io.github.dl4jmoe.layers;
 
-import java.util.Map;
 import java.util.Objects;
 
 import io.github.dl4jmoe.experts.RoutedExperts;
-import io.github.dl4jmoe.experts.TokenDispatch;
 import io.github.dl4jmoe.routing.FineRRouter;
-import io.github.dl4jmoe.runtime.BaseMoeLayer;
-import io.github.dl4jmoe.runtime.LayerGraph;
-import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
-import org.nd4j.autodiff.samediff.SDVariable;
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * FineRMoE (Liao et al. 2026, arXiv 2603.13364): experts split the dense FFN in both the intermediate dimension
@@ -29,7 +22,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * G_O = R_O = 1 this is exactly {@link MoeFeedForward} with renormalised top-T_I routing over the same weights
  * (parameter keys match).
  */
-public class FineRMoeLayer extends BaseMoeLayer {
+public class FineRMoeLayer extends BaseRoutedLayer {
 
     public static final String W_ROUTER = RoutedExperts.W_ROUTER;
     public static final String W_EXPERT_UP = RoutedExperts.W_EXPERT_UP;
@@ -46,12 +39,7 @@ public class FineRMoeLayer extends BaseMoeLayer {
     private int inputExpansion = 1;
     private int outputExpansion = 1;
     private int topInput = 1;
-    private FfnActivation activation = FfnActivation.SWIGLU;
     private boolean concatProjection;
-    private long sharedHidden;
-    private boolean sharedGate;
-    private double loadBalanceCoefficient = DEFAULT_LOAD_BALANCE;
-    private double capacityFactor = TokenDispatch.DROPLESS;
 
     protected FineRMoeLayer(Builder b) {
         super(b);
@@ -61,17 +49,13 @@ public class FineRMoeLayer extends BaseMoeLayer {
         this.inputExpansion = b.inputExpansion;
         this.outputExpansion = b.outputExpansion;
         this.topInput = b.topInput;
-        this.activation = b.activation;
         this.concatProjection = b.concatProjection;
-        this.sharedHidden = b.sharedHidden;
-        this.sharedGate = b.sharedGate;
-        this.loadBalanceCoefficient = b.loadBalanceCoefficient;
-        this.capacityFactor = b.capacityFactor;
         validate();
     }
 
     /** For Jackson. */
     protected FineRMoeLayer() {
+        setLoadBalanceCoefficient(DEFAULT_LOAD_BALANCE);
     }
 
     /** E = G_I R_I G_O R_O. */
@@ -95,24 +79,26 @@ public class FineRMoeLayer extends BaseMoeLayer {
     @Override
     public void validate() {
         validateWidths();
-        require(inputGranularity >= 1, "inputGranularity", inputGranularity, "must be at least 1", "the authors use G_I = 32");
-        require(outputGranularity >= 1, "outputGranularity", outputGranularity, "must be at least 1", "the authors use G_O = 2");
+        require(inputGranularity >= 1, "inputGranularity", inputGranularity, "must be at least 1",
+                "the authors use G_I = 32");
+        require(outputGranularity >= 1, "outputGranularity", outputGranularity, "must be at least 1",
+                "the authors use G_O = 2");
         require(inputExpansion >= 1, "inputExpansion", inputExpansion, "must be at least 1", "use R_I = 1");
-        require(outputExpansion >= 1, "outputExpansion", outputExpansion, "must be at least 1", "the authors use R_O = 2");
+        require(outputExpansion >= 1, "outputExpansion", outputExpansion, "must be at least 1",
+                "the authors use R_O = 2");
         require(numExperts() >= 2, "numExperts (G_I R_I G_O R_O)", numExperts(), "must be at least 2",
                 "raise a granularity; for a single expert use DenseFeedForward");
-        require(dFf >= 1 && dFf % inputGranularity == 0, "dFf", dFf, "must be a positive multiple of inputGranularity = "
-                + inputGranularity, "try dFf(" + inputGranularity * Math.max(1, dFf / Math.max(1, inputGranularity)) + ")");
+        require(dFf >= 1 && dFf % inputGranularity == 0, "dFf", dFf,
+                "must be a positive multiple of inputGranularity = " + inputGranularity,
+                "try dFf(" + inputGranularity * Math.max(1, dFf / Math.max(1, inputGranularity)) + ")");
         require(nOut == 0 || nOut % outputGranularity == 0, "nOut", nOut,
                 "must be a multiple of outputGranularity = " + outputGranularity, "choose G_O dividing nOut");
         router().validate(describe(), numExperts());
-        require(activation != null, "activation", null, "must be set", "use FfnActivation.SWIGLU");
-        require(sharedHidden >= 0, "sharedHidden", sharedHidden, "must be >= 0", "use 0 for no shared expert, dFf for a full copy");
-        require(!sharedGate || sharedHidden > 0, "sharedGate", true, "needs a shared expert", "set sharedHidden(dFf)");
-        require(loadBalanceCoefficient >= 0, "loadBalanceCoefficient", loadBalanceCoefficient, "must be >= 0",
-                "the authors use " + DEFAULT_LOAD_BALANCE);
-        require(capacityFactor == TokenDispatch.DROPLESS || capacityFactor > 0, "capacityFactor", capacityFactor,
-                "must be > 0, or 0 for dropless", "try 1.25, or 0 to never drop tokens");
+        validateRouting();
+        require(getSharedHidden() >= 0, "sharedHidden", getSharedHidden(), "must be >= 0",
+                "use 0 for no shared expert, dFf for a full copy");
+        require(!isSharedGate() || getSharedHidden() > 0, "sharedGate", true, "needs a shared expert",
+                "set sharedHidden(dFf)");
     }
 
     /** The selection rule of this layer's granularities. */
@@ -120,26 +106,12 @@ public class FineRMoeLayer extends BaseMoeLayer {
         return new FineRRouter(blockSize(), topInput, outputGranularity, outputExpansion);
     }
 
-    /** The routed-experts block this config describes: G_O output groups. */
-    RoutedExperts.Settings settings() {
+    /** G_O output groups; the shared expert, if any, is one block of sharedHidden units. */
+    @Override
+    protected RoutedExperts.Settings settings() {
         return new RoutedExperts.Settings(nIn, nOut, numExperts(), expertHidden(), outputGranularity,
-                activation.function(), router(), capacityFactor, false, sharedHidden, sharedGate, concatProjection,
-                loadBalanceCoefficient, 0, 0);
-    }
-
-    @Override
-    public void defineParameters(SDLayerParams params) {
-        RoutedExperts.defineParameters(settings(), params);
-    }
-
-    @Override
-    public void initializeParameters(Map<String, INDArray> params) {
-        RoutedExperts.initializeParameters(params, weightInit);
-    }
-
-    @Override
-    public SDVariable defineTokens(LayerGraph g) {
-        return RoutedExperts.define(settings(), g);
+                getActivation().function(), router(), getCapacityFactor(), false, getSharedHidden(), isSharedGate(),
+                concatProjection, getLoadBalanceCoefficient(), 0, 0);
     }
 
     public long getDFf() {
@@ -190,14 +162,6 @@ public class FineRMoeLayer extends BaseMoeLayer {
         this.topInput = topInput;
     }
 
-    public FfnActivation getActivation() {
-        return activation;
-    }
-
-    public void setActivation(FfnActivation activation) {
-        this.activation = activation;
-    }
-
     public boolean isConcatProjection() {
         return concatProjection;
     }
@@ -206,67 +170,41 @@ public class FineRMoeLayer extends BaseMoeLayer {
         this.concatProjection = concatProjection;
     }
 
-    public long getSharedHidden() {
-        return sharedHidden;
-    }
-
-    public void setSharedHidden(long sharedHidden) {
-        this.sharedHidden = sharedHidden;
-    }
-
-    public boolean isSharedGate() {
-        return sharedGate;
-    }
-
-    public void setSharedGate(boolean sharedGate) {
-        this.sharedGate = sharedGate;
-    }
-
-    public double getLoadBalanceCoefficient() {
-        return loadBalanceCoefficient;
-    }
-
-    public void setLoadBalanceCoefficient(double loadBalanceCoefficient) {
-        this.loadBalanceCoefficient = loadBalanceCoefficient;
-    }
-
-    public double getCapacityFactor() {
-        return capacityFactor;
-    }
-
-    public void setCapacityFactor(double capacityFactor) {
-        this.capacityFactor = capacityFactor;
-    }
-
     @Override
     public boolean equals(Object o) {
         if (!super.equals(o)) {
             return false;
         }
         FineRMoeLayer that = (FineRMoeLayer) o;
-        return dFf == that.dFf && inputGranularity == that.inputGranularity && outputGranularity == that.outputGranularity && inputExpansion == that.inputExpansion && outputExpansion == that.outputExpansion && topInput == that.topInput && activation == that.activation && concatProjection == that.concatProjection && sharedHidden == that.sharedHidden && sharedGate == that.sharedGate && loadBalanceCoefficient == that.loadBalanceCoefficient && capacityFactor == that.capacityFactor;
+        return dFf == that.dFf && inputGranularity == that.inputGranularity
+                && outputGranularity == that.outputGranularity && inputExpansion == that.inputExpansion
+                && outputExpansion == that.outputExpansion && topInput == that.topInput
+                && concatProjection == that.concatProjection;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(super.hashCode(), dFf, inputGranularity, outputGranularity, inputExpansion, outputExpansion, topInput, activation, concatProjection, sharedHidden, sharedGate, loadBalanceCoefficient, capacityFactor);
+        return Objects.hash(super.hashCode(), dFf, inputGranularity, outputGranularity, inputExpansion,
+                outputExpansion, topInput, concatProjection);
     }
 
-    /** Builder; nOut defaults to nIn. */
+    /**
+     * Builder; nOut defaults to nIn, the load-balance coefficient to {@value #DEFAULT_LOAD_BALANCE}, the shared
+     * expert's width ({@link #sharedHidden}) to 0, none (the authors use dFf, a full copy of the dense block).
+     */
     @SuppressWarnings("unchecked") // DL4J declares Layer.Builder#build() as <E extends Layer> E build()
-    public static class Builder extends BaseMoeLayer.Builder<Builder> {
+    public static class Builder extends BaseRoutedLayer.Builder<Builder> {
         private long dFf;
         private int inputGranularity = 1;
         private int outputGranularity = 1;
         private int inputExpansion = 1;
         private int outputExpansion = 1;
         private int topInput = 1;
-        private FfnActivation activation = FfnActivation.SWIGLU;
         private boolean concatProjection;
-        private long sharedHidden;
-        private boolean sharedGate;
-        private double loadBalanceCoefficient = DEFAULT_LOAD_BALANCE;
-        private double capacityFactor = TokenDispatch.DROPLESS;
+
+        public Builder() {
+            super(DEFAULT_LOAD_BALANCE);
+        }
 
         /** Hidden width of the dense FFN being split; each expert has dFf / G_I. */
         public Builder dFf(long dFf) {
@@ -304,39 +242,9 @@ public class FineRMoeLayer extends BaseMoeLayer {
             return this;
         }
 
-        /** Expert activation; default SwiGLU. */
-        public Builder activation(FfnActivation activation) {
-            this.activation = activation;
-            return this;
-        }
-
         /** Add an nOut x nOut projection after the concatenation; default false. */
         public Builder concatProjection(boolean concatProjection) {
             this.concatProjection = concatProjection;
-            return this;
-        }
-
-        /** Hidden width of the shared expert; default 0 (none), dFf for a full copy as the authors. */
-        public Builder sharedHidden(long sharedHidden) {
-            this.sharedHidden = sharedHidden;
-            return this;
-        }
-
-        /** Scale the shared expert by sigmoid(x w); default false. */
-        public Builder sharedGate(boolean sharedGate) {
-            this.sharedGate = sharedGate;
-            return this;
-        }
-
-        /** Load-balance loss coefficient; default 1e-3. */
-        public Builder loadBalanceCoefficient(double loadBalanceCoefficient) {
-            this.loadBalanceCoefficient = loadBalanceCoefficient;
-            return this;
-        }
-
-        /** Slots per expert relative to the mean load; default 0, dropless. */
-        public Builder capacityFactor(double capacityFactor) {
-            this.capacityFactor = capacityFactor;
             return this;
         }
 

@@ -31,8 +31,8 @@ import org.nd4j.linalg.factory.Nd4j;
  * {@code [tokens, N]} score matrix is never built), the gates, and the experts on the retrieved rows of the down (u)
  * and up (v) tables. The table gradients are therefore row gradients: with
  * {@link TableUpdates#SPARSE} (default) the layer applies them to the touched rows only (lazy Adam or SGD with the
- * layer's configured updater), while every other parameter follows DL4J's updater as usual. The half scores receive the gate gradients at the selected sub-keys, through which
- * the query network and both sub-key sets learn.
+ * layer's configured updater), while every other parameter follows DL4J's updater as usual. The half scores receive
+ * the gate gradients at the selected sub-keys, through which the query network and both sub-key sets learn.
  */
 public class PeerLayer extends BaseMoeLayer implements ProductKeyLayer {
 
@@ -149,8 +149,10 @@ public class PeerLayer extends BaseMoeLayer implements ProductKeyLayer {
         require(queryNorm != null, "queryNorm", null, "must be set", "use QueryNorm.BATCH (the paper)");
         require(gate != null, "gate", null, "must be set", "use Gate.SOFTMAX (the paper)");
         require(tableUpdates != null, "tableUpdates", null, "must be set", "use TableUpdates.SPARSE");
-        require(numExperts * Math.max(nIn, nOut) < Integer.MAX_VALUE, "numExperts * width", numExperts * Math.max(nIn, nOut),
-                "must stay below 2^31 - 1 (DL4J counts a layer's parameters in int)", "use fewer experts or a smaller width");
+        require(numExperts * Math.max(nIn, nOut) < Integer.MAX_VALUE, "numExperts * width",
+                numExperts * Math.max(nIn, nOut),
+                "must stay below 2^31 - 1 (DL4J counts a layer's parameters in int)",
+                "use fewer experts or a smaller width");
     }
 
     @Override
@@ -177,7 +179,9 @@ public class PeerLayer extends BaseMoeLayer implements ProductKeyLayer {
         }
     }
 
-    /** Initialisation of the paper's reference code: keys N(0, 1/sqrt(dKey/2)), u N(0, 1/sqrt(d)), v N(0, 1/sqrt(h k)). */
+    /**
+     * Initialisation of the paper's reference code: keys N(0, 1/sqrt(dKey/2)), u N(0, 1/sqrt(d)), v N(0, 1/sqrt(h k)).
+     */
     @Override
     public void initializeParameters(Map<String, INDArray> params) {
         INDArray wq = params.get(W_QUERY);
@@ -302,12 +306,15 @@ public class PeerLayer extends BaseMoeLayer implements ProductKeyLayer {
             return false;
         }
         PeerLayer that = (PeerLayer) o;
-        return numExperts == that.numExperts && heads == that.heads && topK == that.topK && keySize == that.keySize && candidates == that.candidates && activation == that.activation && queryNorm == that.queryNorm && gate == that.gate && sharedKeys == that.sharedKeys && tableUpdates == that.tableUpdates;
+        return numExperts == that.numExperts && heads == that.heads && topK == that.topK && keySize == that.keySize
+                && candidates == that.candidates && activation == that.activation && queryNorm == that.queryNorm
+                && gate == that.gate && sharedKeys == that.sharedKeys && tableUpdates == that.tableUpdates;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(super.hashCode(), numExperts, heads, topK, keySize, candidates, activation, queryNorm, gate, sharedKeys, tableUpdates);
+        return Objects.hash(super.hashCode(), numExperts, heads, topK, keySize, candidates, activation, queryNorm, gate,
+                sharedKeys, tableUpdates);
     }
 
     /** Builder; nOut defaults to nIn. */

@@ -1,0 +1,174 @@
+package io.github.dl4jmoe.layers;
+
+import java.util.Map;
+import java.util.Objects;
+
+import io.github.dl4jmoe.experts.RoutedExperts;
+import io.github.dl4jmoe.experts.TokenDispatch;
+import io.github.dl4jmoe.runtime.BaseMoeLayer;
+import io.github.dl4jmoe.runtime.LayerGraph;
+import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * What every routed Mixture-of-Experts config shares: the options of the routed-experts block that do not depend on
+ * how experts are laid out (expert activation, shared expert, load balance, capacity), and the computation, which is
+ * the block {@link RoutedExperts} with the {@link RoutedExperts.Settings} a subclass derives from its own fields.
+ */
+public abstract class BaseRoutedLayer extends BaseMoeLayer {
+
+    public static final FfnActivation DEFAULT_ACTIVATION = FfnActivation.SWIGLU;
+
+    private FfnActivation activation = DEFAULT_ACTIVATION;
+    private long sharedHidden;
+    private boolean sharedGate;
+    private double loadBalanceCoefficient;
+    private double capacityFactor = TokenDispatch.DROPLESS;
+
+    protected BaseRoutedLayer(Builder<?> b) {
+        super(b);
+        this.activation = b.activation;
+        this.sharedHidden = b.sharedHidden;
+        this.sharedGate = b.sharedGate;
+        this.loadBalanceCoefficient = b.loadBalanceCoefficient;
+        this.capacityFactor = b.capacityFactor;
+    }
+
+    /** For Jackson. */
+    protected BaseRoutedLayer() {
+    }
+
+    /** The routed-experts block this config describes. */
+    protected abstract RoutedExperts.Settings settings();
+
+    /** Checks the shared options; subclasses call it from {@link #validate()}. */
+    protected void validateRouting() {
+        require(activation != null, "activation", null, "must be set", "use FfnActivation.SWIGLU");
+        require(loadBalanceCoefficient >= 0, "loadBalanceCoefficient", loadBalanceCoefficient, "must be >= 0",
+                "use 0 to switch the load-balance loss off");
+        require(capacityFactor == TokenDispatch.DROPLESS || capacityFactor > 0, "capacityFactor", capacityFactor,
+                "must be > 0, or 0 for dropless", "try 1.25, or 0 to never drop tokens");
+    }
+
+    @Override
+    public void defineParameters(SDLayerParams params) {
+        RoutedExperts.defineParameters(settings(), params);
+    }
+
+    @Override
+    public void initializeParameters(Map<String, INDArray> params) {
+        RoutedExperts.initializeParameters(params, weightInit);
+    }
+
+    @Override
+    public SDVariable defineTokens(LayerGraph g) {
+        return RoutedExperts.define(settings(), g);
+    }
+
+    public FfnActivation getActivation() {
+        return activation;
+    }
+
+    public void setActivation(FfnActivation activation) {
+        this.activation = activation;
+    }
+
+    public long getSharedHidden() {
+        return sharedHidden;
+    }
+
+    public void setSharedHidden(long sharedHidden) {
+        this.sharedHidden = sharedHidden;
+    }
+
+    public boolean isSharedGate() {
+        return sharedGate;
+    }
+
+    public void setSharedGate(boolean sharedGate) {
+        this.sharedGate = sharedGate;
+    }
+
+    public double getLoadBalanceCoefficient() {
+        return loadBalanceCoefficient;
+    }
+
+    public void setLoadBalanceCoefficient(double loadBalanceCoefficient) {
+        this.loadBalanceCoefficient = loadBalanceCoefficient;
+    }
+
+    public double getCapacityFactor() {
+        return capacityFactor;
+    }
+
+    public void setCapacityFactor(double capacityFactor) {
+        this.capacityFactor = capacityFactor;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (!super.equals(o)) {
+            return false;
+        }
+        BaseRoutedLayer that = (BaseRoutedLayer) o;
+        return activation == that.activation && sharedHidden == that.sharedHidden && sharedGate == that.sharedGate
+                && loadBalanceCoefficient == that.loadBalanceCoefficient && capacityFactor == that.capacityFactor;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(super.hashCode(), activation, sharedHidden, sharedGate, loadBalanceCoefficient,
+                capacityFactor);
+    }
+
+    /** Builder of the shared options. */
+    @SuppressWarnings("unchecked") // the usual self type of a fluent builder hierarchy
+    public abstract static class Builder<T extends Builder<T>> extends BaseMoeLayer.Builder<T> {
+        private FfnActivation activation = DEFAULT_ACTIVATION;
+        private long sharedHidden;
+        private boolean sharedGate;
+        private double loadBalanceCoefficient;
+        private double capacityFactor = TokenDispatch.DROPLESS;
+
+        /** @param defaultLoadBalance the layer kind's default load-balance coefficient */
+        protected Builder(double defaultLoadBalance) {
+            this.loadBalanceCoefficient = defaultLoadBalance;
+        }
+
+        /** Expert activation; default SwiGLU. */
+        public T activation(FfnActivation activation) {
+            this.activation = activation;
+            return (T) this;
+        }
+
+        /** Hidden width of the shared expert; what unset (0) means is the layer kind's. */
+        public T sharedHidden(long sharedHidden) {
+            this.sharedHidden = sharedHidden;
+            return (T) this;
+        }
+
+        /** Scale the shared expert's output by {@code sigmoid(x w)} per token, as Qwen2-MoE; default false. */
+        public T sharedGate(boolean sharedGate) {
+            this.sharedGate = sharedGate;
+            return (T) this;
+        }
+
+        /** Load-balance loss coefficient alpha; 0 switches the loss off. */
+        public T loadBalanceCoefficient(double loadBalanceCoefficient) {
+            this.loadBalanceCoefficient = loadBalanceCoefficient;
+            return (T) this;
+        }
+
+        /** Slots per expert relative to the mean load; default 0, dropless. */
+        public T capacityFactor(double capacityFactor) {
+            this.capacityFactor = capacityFactor;
+            return (T) this;
+        }
+
+        /** What the builder holds for the shared expert's width (0: unset). */
+        protected long sharedHidden() {
+            return sharedHidden;
+        }
+    }
+}
