@@ -1,5 +1,6 @@
 package io.github.dl4jmoe.layers;
 
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 
@@ -41,6 +42,9 @@ public abstract class BaseRoutedLayer extends BaseMoeLayer {
 
     /** The routed-experts block this config describes. */
     protected abstract RoutedExperts.Settings settings();
+
+    /** The values of the subclass's own configuration fields, which {@link #equals} and {@link #hashCode} compare. */
+    protected abstract List<Object> ownFields();
 
     /** Checks the shared options; subclasses call it from {@link #validate()}. */
     protected void validateRouting() {
@@ -113,13 +117,14 @@ public abstract class BaseRoutedLayer extends BaseMoeLayer {
         }
         BaseRoutedLayer that = (BaseRoutedLayer) o;
         return activation == that.activation && sharedHidden == that.sharedHidden && sharedGate == that.sharedGate
-                && loadBalanceCoefficient == that.loadBalanceCoefficient && capacityFactor == that.capacityFactor;
+                && loadBalanceCoefficient == that.loadBalanceCoefficient && capacityFactor == that.capacityFactor
+                && ownFields().equals(that.ownFields());
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(super.hashCode(), activation, sharedHidden, sharedGate, loadBalanceCoefficient,
-                capacityFactor);
+                capacityFactor, ownFields());
     }
 
     /** Builder of the shared options. */

@@ -1,6 +1,7 @@
 package io.github.dl4jmoe.layers;
 
-import java.util.Objects;
+import java.util.Arrays;
+import java.util.List;
 
 import io.github.dl4jmoe.experts.RoutedExperts;
 import io.github.dl4jmoe.routing.FineRRouter;
@@ -171,21 +172,9 @@ public class FineRMoeLayer extends BaseRoutedLayer {
     }
 
     @Override
-    public boolean equals(Object o) {
-        if (!super.equals(o)) {
-            return false;
-        }
-        FineRMoeLayer that = (FineRMoeLayer) o;
-        return dFf == that.dFf && inputGranularity == that.inputGranularity
-                && outputGranularity == that.outputGranularity && inputExpansion == that.inputExpansion
-                && outputExpansion == that.outputExpansion && topInput == that.topInput
-                && concatProjection == that.concatProjection;
-    }
-
-    @Override
-    public int hashCode() {
-        return Objects.hash(super.hashCode(), dFf, inputGranularity, outputGranularity, inputExpansion,
-                outputExpansion, topInput, concatProjection);
+    protected List<Object> ownFields() {
+        return Arrays.asList(dFf, inputGranularity, outputGranularity, inputExpansion, outputExpansion, topInput,
+                concatProjection);
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.github.dl4jmoe.layers;
 
-import java.util.Objects;
+import java.util.Arrays;
+import java.util.List;
 
 import io.github.dl4jmoe.experts.RoutedExperts;
 import io.github.dl4jmoe.experts.SharedExpert;
@@ -101,6 +102,12 @@ public class MoeFeedForward extends BaseRoutedLayer {
                 getLoadBalanceCoefficient(), entropyCoefficient, zLossCoefficient);
     }
 
+    @Override
+    protected List<Object> ownFields() {
+        return Arrays.asList(numExperts, expertHidden, router, numSharedExperts, entropyCoefficient, zLossCoefficient,
+                denseCompute);
+    }
+
     public long getNumExperts() {
         return numExperts;
     }
@@ -155,24 +162,6 @@ public class MoeFeedForward extends BaseRoutedLayer {
 
     public void setDenseCompute(boolean denseCompute) {
         this.denseCompute = denseCompute;
-    }
-
-    @Override
-    public boolean equals(Object o) {
-        if (!super.equals(o)) {
-            return false;
-        }
-        MoeFeedForward that = (MoeFeedForward) o;
-        return numExperts == that.numExperts && expertHidden == that.expertHidden
-                && Objects.equals(router, that.router) && numSharedExperts == that.numSharedExperts
-                && entropyCoefficient == that.entropyCoefficient && zLossCoefficient == that.zLossCoefficient
-                && denseCompute == that.denseCompute;
-    }
-
-    @Override
-    public int hashCode() {
-        return Objects.hash(super.hashCode(), numExperts, expertHidden, router, numSharedExperts, entropyCoefficient,
-                zLossCoefficient, denseCompute);
     }
 
     /**
