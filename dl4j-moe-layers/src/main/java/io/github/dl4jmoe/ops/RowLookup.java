@@ -46,8 +46,9 @@ public final class RowLookup {
     public static SDVariable lookup(SameDiff sd, SDVariable table, SDVariable indices) {
         long[] shape = table.getShape();
         if (shape == null || shape.length != 2 || shape[1] < 1) {
-            throw new IllegalArgumentException("RowLookup: the table must be rank 2 with a known width, [rows, width], got "
-                    + (shape == null ? "unknown shape" : java.util.Arrays.toString(shape)) + " for '" + table.name() + "'");
+            throw new IllegalArgumentException("RowLookup: the table must be rank 2 with a known width, [rows, width], "
+                    + "got " + (shape == null ? "unknown shape" : java.util.Arrays.toString(shape))
+                    + " for '" + table.name() + "'");
         }
         if (!indices.dataType().isIntType()) {
             throw new IllegalArgumentException("RowLookup: indices must be an integer type, got " + indices.dataType()
@@ -114,7 +115,8 @@ public final class RowLookup {
             SDVariable flatIndices = sameDiff.reshape(indices, -1);
             SDVariable tableGrad = rows > 0
                     ? sameDiff.unsortedSegmentSum(gradRows, flatIndices, (int) rows)
-                    : sameDiff.unsortedSegmentSum(gradRows, flatIndices, sameDiff.sizeAt(table, 0).castTo(DataType.INT32));
+                    : sameDiff.unsortedSegmentSum(gradRows, flatIndices,
+                            sameDiff.sizeAt(table, 0).castTo(DataType.INT32));
             return List.of(tableGrad, sameDiff.zerosLike(indices));
         }
     }

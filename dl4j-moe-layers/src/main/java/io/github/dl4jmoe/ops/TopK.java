@@ -98,7 +98,8 @@ public final class TopK {
      */
     public static INDArray[] topK(INDArray x, int k) {
         if (x.rank() != 2) {
-            throw new IllegalArgumentException("TopK: eager input must be [rows, n], got " + Arrays.toString(x.shape()));
+            throw new IllegalArgumentException("TopK: eager input must be [rows, n], got "
+                    + Arrays.toString(x.shape()));
         }
         int rows = (int) x.size(0);
         int n = (int) x.size(1);
@@ -120,7 +121,8 @@ public final class TopK {
 
     private static void checkK(int k, int n) {
         if (k < 1 || k > n) {
-            throw new IllegalArgumentException("TopK: k must be in [1, " + n + "] for an input of width " + n + ", got " + k);
+            throw new IllegalArgumentException("TopK: k must be in [1, " + n + "] for an input of width " + n
+                    + ", got " + k);
         }
     }
 

@@ -93,7 +93,8 @@ public final class ProductKeySearch {
         for (int i = 0; i < n; i++) {
             double v = s[offset + i];
             if (size == c && !(v > val[c - 1])) {
-                continue;                       // not better than the worst kept (equal: the kept one has a lower index)
+                // not better than the worst kept (equal: the kept one has a lower index)
+                continue;
             }
             int pos = size == c ? c - 1 : size++;
             while (pos > 0 && v > val[pos - 1]) {

@@ -49,7 +49,8 @@ public class TopPRouter extends Router {
         SDVariable pi = sd.expandDims(probabilities, 2);                          // [n, E, 1]   P_i
         SDVariable pj = sd.expandDims(probabilities, 1);                          // [n, 1, E]   P_j
         SDVariable ahead = pj.gt(pi).castTo(probabilities.dataType())           // [n, E, E]  j ranked ahead of i
-                .add(pj.eq(pi).castTo(probabilities.dataType()).mul(sd.constant(lowerIndex(numExperts, probabilities))));
+                .add(pj.eq(pi).castTo(probabilities.dataType())
+                        .mul(sd.constant(lowerIndex(numExperts, probabilities))));
         SDVariable massAhead = ahead.mul(pj).sum(2);                              // [n, E]
         SDVariable selected = massAhead.lt(p).castTo(probabilities.dataType());
         if (maxExperts != NO_CAP) {

@@ -99,7 +99,8 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
     /** The one format of configuration errors: "Layer(name=x): field must be ..., got value (fix)". */
     public static DL4JInvalidConfigException invalid(String layer, String field, Object value, String requirement,
                                                      String fix) {
-        return new DL4JInvalidConfigException(layer + ": " + field + " " + requirement + ", got " + value + " (" + fix + ")");
+        return new DL4JInvalidConfigException(layer + ": " + field + " " + requirement + ", got " + value
+                + " (" + fix + ")");
     }
 
     /**
@@ -107,7 +108,8 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
      * network's {@code setInputType(...)} and nOut defaults to nIn; {@link #instantiate} requires both to be set.
      */
     protected void validateWidths() {
-        require(nIn >= 0, "nIn", nIn, "must be positive", "set nIn(...) or let the network infer it from setInputType(...)");
+        require(nIn >= 0, "nIn", nIn, "must be positive",
+                "set nIn(...) or let the network infer it from setInputType(...)");
         require(nOut >= 0, "nOut", nOut, "must be positive", "set nOut(...), or leave it unset to use nIn");
     }
 
@@ -116,7 +118,8 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
 
     @Override
     public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> trainingListeners,
-                             int layerIndex, INDArray layerParamsView, boolean initializeParams, DataType networkDataType) {
+                             int layerIndex, INDArray layerParamsView, boolean initializeParams,
+                             DataType networkDataType) {
         validate();
         require(nIn > 0, "nIn", nIn, "was not set and could not be inferred",
                 "set nIn(...) or call setInputType(...) on the network configuration");
@@ -141,7 +144,8 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
      * tools that call {@code defineLayer} themselves.
      */
     @Override
-    public SDVariable defineLayer(SameDiff sd, SDVariable layerInput, Map<String, SDVariable> paramTable, SDVariable mask) {
+    public SDVariable defineLayer(SameDiff sd, SDVariable layerInput, Map<String, SDVariable> paramTable,
+                                  SDVariable mask) {
         return defineTokens(new LayerGraph(sd, layerInput, paramTable, stateParamKeys(),
                 () -> sd.constant(0.0).castTo(layerInput.dataType()), describe()));
     }

@@ -89,7 +89,8 @@ public final class LayerGraph {
     /** A non-trainable state parameter, behind a stop-gradient. */
     public SDVariable state(String key) {
         if (!stateKeys.contains(key)) {
-            throw new IllegalStateException(layerDescription + ": no state parameter '" + key + "'; state: " + stateKeys);
+            throw new IllegalStateException(layerDescription + ": no state parameter '" + key + "'; state: "
+                    + stateKeys);
         }
         return SdOps.stopGradient(sd, params.get(key));
     }
@@ -118,8 +119,8 @@ public final class LayerGraph {
     /** After each training step the state parameter {@code key} takes the value of {@code newValue}. */
     public void updateState(String key, SDVariable newValue) {
         if (!stateKeys.contains(key)) {
-            throw new IllegalStateException(layerDescription + ": cannot update '" + key + "', not a state parameter; state: "
-                    + stateKeys);
+            throw new IllegalStateException(layerDescription + ": cannot update '" + key
+                    + "', not a state parameter; state: " + stateKeys);
         }
         requireNew(stateUpdates, key, "state update");
         stateUpdates.put(key, newValue);

@@ -31,15 +31,16 @@ final class TokenRows {
 
     static TokenRows of(INDArray input, INDArray mask, String layerDescription) {
         if (input.rank() != 2 && input.rank() != 3) {
-            throw new IllegalArgumentException(layerDescription + ": expected input [minibatch, nIn] or [minibatch, nIn, T], got shape "
+            throw new IllegalArgumentException(layerDescription
+                    + ": expected input [minibatch, nIn] or [minibatch, nIn, T], got shape "
                     + Arrays.toString(input.shape()));
         }
         boolean sequence = input.rank() == 3;
         long mb = input.size(0);
         long steps = sequence ? input.size(2) : 1;
         if (mb * steps > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException(layerDescription + ": " + mb * steps + " tokens in one minibatch; at most "
-                    + Integer.MAX_VALUE + " are supported");
+            throw new IllegalArgumentException(layerDescription + ": " + mb * steps
+                    + " tokens in one minibatch; at most " + Integer.MAX_VALUE + " are supported");
         }
         int[] kept = keptPositions(mask, mb, steps, layerDescription);
         TokenRows shapeOnly = new TokenRows(mb, steps, sequence, kept, null);

@@ -111,7 +111,8 @@ public abstract class BaseSequenceLayer extends SameDiffLayer {
 
     /** Checks nIn; call from {@link #validate()}. Zero means "inferred from the network's input type". */
     protected void validateWidth() {
-        require(nIn >= 0, "nIn", nIn, "must be positive", "set nIn(...) or let the network infer it from setInputType(...)");
+        require(nIn >= 0, "nIn", nIn, "must be positive",
+                "set nIn(...) or let the network infer it from setInputType(...)");
     }
 
     // ----------------------------------------------------------------------------------------------------------------
@@ -119,7 +120,8 @@ public abstract class BaseSequenceLayer extends SameDiffLayer {
 
     @Override
     public Layer instantiate(NeuralNetConfiguration conf, Collection<TrainingListener> trainingListeners,
-                             int layerIndex, INDArray layerParamsView, boolean initializeParams, DataType networkDataType) {
+                             int layerIndex, INDArray layerParamsView, boolean initializeParams,
+                             DataType networkDataType) {
         validate();
         require(nIn > 0, "nIn", nIn, "was not set and could not be inferred",
                 "set nIn(...) or call setInputType(...) on the network configuration");

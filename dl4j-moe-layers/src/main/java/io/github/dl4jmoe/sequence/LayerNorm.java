@@ -50,7 +50,8 @@ public class LayerNorm extends BaseSequenceLayer {
         validateWidth();
         require(nIn == 0 || nIn >= MIN_WIDTH, "nIn", nIn, "must be at least " + MIN_WIDTH
                 + " (a single feature normalises to a constant)", "normalise a wider layer or drop the LayerNorm");
-        require(eps > 0 && Double.isFinite(eps), "eps", eps, "must be positive and finite", "try eps(" + DEFAULT_EPS + ")");
+        require(eps > 0 && Double.isFinite(eps), "eps", eps, "must be positive and finite",
+                "try eps(" + DEFAULT_EPS + ")");
     }
 
     @Override

@@ -25,7 +25,8 @@ public class RoutingStatsListener extends BaseTrainingListener {
      * @param moe  per MoE layer name
      * @param peer per PEER layer name
      */
-    public record Snapshot(int iteration, int epoch, Map<String, RoutingStatistics> moe, Map<String, ExpertUsage> peer) {
+    public record Snapshot(int iteration, int epoch, Map<String, RoutingStatistics> moe,
+                           Map<String, ExpertUsage> peer) {
     }
 
     private final int frequency;

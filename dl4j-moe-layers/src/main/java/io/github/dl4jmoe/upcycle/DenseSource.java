@@ -24,8 +24,8 @@ record DenseSource(String description, long nIn, long dFf, long nOut, FfnActivat
 
     static DenseSource of(DenseFeedForward ffn) {
         if (ffn.isHasBias()) {
-            throw new IllegalArgumentException("Upcycler: " + ffn.describe() + " has biases, which experts do not have; "
-                    + "train the dense block with hasBias(false)");
+            throw new IllegalArgumentException("Upcycler: " + ffn.describe() + " has biases, which experts do not have"
+                    + "; train the dense block with hasBias(false)");
         }
         return new DenseSource(ffn.describe(), ffn.getNIn(), ffn.getDFf(), ffn.getNOut(), ffn.getActivation(),
                 null, null, null);
@@ -56,7 +56,8 @@ record DenseSource(String description, long nIn, long dFf, long nOut, FfnActivat
 
     DenseSource withWeights(Map<String, INDArray> firstParams, Map<String, INDArray> secondParams) {
         return new DenseSource(description, nIn, dFf, nOut, activation,
-                firstParams.get(DefaultParamInitializer.WEIGHT_KEY), null, secondParams.get(DefaultParamInitializer.WEIGHT_KEY));
+                firstParams.get(DefaultParamInitializer.WEIGHT_KEY), null,
+                secondParams.get(DefaultParamInitializer.WEIGHT_KEY));
     }
 
     /** DL4J's activations that our experts compute identically. DL4J's GELU is an approximation unless "precise". */

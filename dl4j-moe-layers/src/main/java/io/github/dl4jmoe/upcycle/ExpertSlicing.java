@@ -105,7 +105,8 @@ final class ExpertSlicing {
     private static void dropUpcycle(int e, INDArray up, INDArray gate, INDArray down, INDArray expertsUp,
                                     INDArray expertsGate, INDArray expertsDown, double ratio, Random random) {
         int units = (int) expertsUp.size(2);
-        java.util.List<Integer> shuffled = new java.util.ArrayList<>(java.util.stream.IntStream.range(0, units).boxed().toList());
+        java.util.List<Integer> shuffled = new java.util.ArrayList<>(
+                java.util.stream.IntStream.range(0, units).boxed().toList());
         java.util.Collections.shuffle(shuffled, random);
         for (int u : shuffled.subList(0, (int) Math.round(ratio * units))) {
             redraw(slice(expertsUp, e).getColumn(u), up, random);
@@ -165,7 +166,8 @@ final class ExpertSlicing {
         switch (mode) {
             case AUTHORS:
                 if (fine.getSharedHidden() != 0 && fine.getSharedHidden() != dense.dFf()) {
-                    throw invalid(fine, "sharedHidden " + fine.getSharedHidden() + " cannot hold a copy of the dense block",
+                    throw invalid(fine, "sharedHidden " + fine.getSharedHidden()
+                                    + " cannot hold a copy of the dense block",
                             "use sharedHidden(" + dense.dFf() + ") or 0");
                 }
                 scale = fine.getSharedHidden() > 0 ? 1 : gi;
@@ -218,8 +220,8 @@ final class ExpertSlicing {
                 break;
             default:
                 if (!(moe.getRouter() instanceof TopKRouter topK) || topK.getK() != shards) {
-                    throw invalid(moe, "PRESERVING needs every shard selected: top-k routing with k = dFf / expertHidden = "
-                                    + shards + ", got " + moe.getRouter(),
+                    throw invalid(moe, "PRESERVING needs every shard selected: top-k routing with k = "
+                                    + "dFf / expertHidden = " + shards + ", got " + moe.getRouter(),
                             "use router(new TopKRouter(" + shards + ")) with numExperts a multiple of " + shards
                                     + ", or AUTHORS");
                 }

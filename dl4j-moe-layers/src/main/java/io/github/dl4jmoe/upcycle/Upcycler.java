@@ -60,8 +60,8 @@ public final class Upcycler {
     /** Drop-Upcycling: re-initialise this fraction of each copied expert's intermediate units (COPY only). */
     public Upcycler dropUpcycling(double ratio) {
         if (mode != UpcycleMode.COPY || !(ratio >= 0 && ratio <= 1)) {
-            throw new IllegalArgumentException("Upcycler: dropUpcycling needs mode COPY and a ratio in [0, 1], got mode "
-                    + mode + " and ratio " + ratio);
+            throw new IllegalArgumentException("Upcycler: dropUpcycling needs mode COPY and a ratio in [0, 1], "
+                    + "got mode " + mode + " and ratio " + ratio);
         }
         this.dropRatio = ratio;
         return this;
@@ -141,7 +141,8 @@ public final class Upcycler {
     }
 
     /** Takes widths and training settings from the dense block, checks the target against the mode. */
-    private BaseMoeLayer prepare(DenseSource source, org.deeplearning4j.nn.conf.layers.Layer from, BaseMoeLayer target) {
+    private BaseMoeLayer prepare(DenseSource source, org.deeplearning4j.nn.conf.layers.Layer from,
+                                 BaseMoeLayer target) {
         BaseMoeLayer t = (BaseMoeLayer) target.clone();
         if (t.getNIn() <= 0) {
             t.setNIn(source.nIn());

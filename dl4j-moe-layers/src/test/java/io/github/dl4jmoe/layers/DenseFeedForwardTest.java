@@ -50,7 +50,8 @@ class DenseFeedForwardTest {
     private static MultiLayerNetwork network2d(DenseFeedForward layer) {
         MultiLayerConfiguration conf = GradientChecks.doubleNetwork(7).list()
                 .layer(layer)
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(N_OUT).activation(Activation.IDENTITY).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(N_OUT)
+                        .activation(Activation.IDENTITY).build())
                 .setInputType(InputType.feedForward(N_IN))
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
@@ -61,7 +62,8 @@ class DenseFeedForwardTest {
     private static MultiLayerNetwork network3d(DenseFeedForward layer) {
         MultiLayerConfiguration conf = GradientChecks.doubleNetwork(7).list()
                 .layer(layer)
-                .layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(N_OUT).activation(Activation.IDENTITY).build())
+                .layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(N_OUT)
+                        .activation(Activation.IDENTITY).build())
                 .setInputType(InputType.recurrent(N_IN))
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
@@ -138,13 +140,15 @@ class DenseFeedForwardTest {
     @EnumSource(value = FfnActivation.class, names = {"TANH", "GELU", "SILU", "SWIGLU", "GEGLU"})
     void gradientCheck2d(FfnActivation activation) {
         MultiLayerNetwork net = network2d(layer(activation).build());
-        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, MB, N_IN), Nd4j.randn(DataType.DOUBLE, MB, N_OUT)));
+        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, MB, N_IN),
+                Nd4j.randn(DataType.DOUBLE, MB, N_OUT)));
     }
 
     @Test
     void gradientCheck2dWithoutBias() {
         MultiLayerNetwork net = network2d(layer(FfnActivation.SWIGLU).hasBias(false).build());
-        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, MB, N_IN), Nd4j.randn(DataType.DOUBLE, MB, N_OUT)));
+        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, MB, N_IN),
+                Nd4j.randn(DataType.DOUBLE, MB, N_OUT)));
     }
 
     /** Sequence 1 is fully masked, sequence 2 partly. */
@@ -171,7 +175,8 @@ class DenseFeedForwardTest {
         INDArray y = net.feedForward(x, false).get(1);
         net.setLayerMaskArrays(mask, mask);
         INDArray masked = net.feedForward(x, false).get(1);
-        INDArray inputGrad = net.calculateGradients(x, Nd4j.randn(DataType.DOUBLE, MB, N_OUT, T), mask, mask).getSecond();
+        INDArray inputGrad = net.calculateGradients(x, Nd4j.randn(DataType.DOUBLE, MB, N_OUT, T), mask, mask)
+                .getSecond();
         for (int b = 0; b < MB; b++) {
             for (int t = 0; t < T; t++) {
                 INDArray out = masked.get(NDArrayIndex.point(b), NDArrayIndex.all(), NDArrayIndex.point(t));
@@ -179,7 +184,8 @@ class DenseFeedForwardTest {
                 INDArray unmasked = y.get(NDArrayIndex.point(b), NDArrayIndex.all(), NDArrayIndex.point(t));
                 if (mask.getDouble(b, t) == 0) {
                     assertEquals(0.0, out.amaxNumber().doubleValue(), 0.0, "output at masked (" + b + ", " + t + ")");
-                    assertEquals(0.0, grad.amaxNumber().doubleValue(), 0.0, "gradient at masked (" + b + ", " + t + ")");
+                    assertEquals(0.0, grad.amaxNumber().doubleValue(), 0.0,
+                            "gradient at masked (" + b + ", " + t + ")");
                 } else {
                     assertEquals(unmasked, out, "unmasked steps are computed as without a mask");
                 }

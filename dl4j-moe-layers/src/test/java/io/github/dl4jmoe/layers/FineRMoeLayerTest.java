@@ -57,7 +57,8 @@ class FineRMoeLayerTest {
 
     /** The released shape in miniature: G_I = 2, G_O = 2, R_I = 1, R_O = 2 (8 experts), T_I = 1, k = 2. */
     private static FineRMoeLayer.Builder released() {
-        return new FineRMoeLayer.Builder().dFf(8).inputGranularity(2).outputGranularity(2).outputExpansion(2).topInput(1);
+        return new FineRMoeLayer.Builder().dFf(8).inputGranularity(2).outputGranularity(2).outputExpansion(2)
+                .topInput(1);
     }
 
     @Test
@@ -110,7 +111,8 @@ class FineRMoeLayerTest {
                     double gate = Math.exp(logits[t][e] - max) / sum;
                     INDArray up = xt.mmul(slice(p.get(FineRMoeLayer.W_EXPERT_UP), e));
                     INDArray g = xt.mmul(slice(p.get(FineRMoeLayer.W_EXPERT_GATE), e));
-                    INDArray out = g.mul(Transforms.sigmoid(g, true)).mul(up).mmul(slice(p.get(FineRMoeLayer.W_EXPERT_DOWN), e));
+                    INDArray out = g.mul(Transforms.sigmoid(g, true)).mul(up)
+                            .mmul(slice(p.get(FineRMoeLayer.W_EXPERT_DOWN), e));
                     int group = e / 4;                                      // e = (g_o R_O + r_o) G_I R_I + i
                     expected.get(NDArrayIndex.point(t), NDArrayIndex.interval(group * width, (group + 1) * width))
                             .addi(out.reshape(width).mul(gate));
@@ -138,8 +140,8 @@ class FineRMoeLayerTest {
         INDArray mask = Nd4j.ones(DataType.DOUBLE, 3, 4);
         mask.getRow(0).assign(0);
         mask.putScalar(1, 3, 0);
-        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, 3, D, 4), Nd4j.randn(DataType.DOUBLE, 3, N_OUT, 4),
-                mask, mask));
+        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, 3, D, 4),
+                Nd4j.randn(DataType.DOUBLE, 3, N_OUT, 4), mask, mask));
     }
 
     @Test
@@ -164,7 +166,8 @@ class FineRMoeLayerTest {
         assertRejected(() -> released().nIn(D).nOut(7).build(), "nOut", "got 7", "multiple of outputGranularity = 2");
         assertRejected(() -> released().nIn(D).topInput(3).build(), "topInput", "got 3", "[1, G_I R_I = 2]");
         assertRejected(() -> released().nIn(D).outputExpansion(0).build(), "outputExpansion", "got 0");
-        assertRejected(() -> new FineRMoeLayer.Builder().nIn(D).dFf(8).build(), "numExperts", "got 1", "DenseFeedForward");
+        assertRejected(() -> new FineRMoeLayer.Builder().nIn(D).dFf(8).build(), "numExperts", "got 1",
+                "DenseFeedForward");
         assertRejected(() -> released().nIn(D).sharedGate(true).build(), "sharedGate", "sharedHidden(dFf)");
     }
 }

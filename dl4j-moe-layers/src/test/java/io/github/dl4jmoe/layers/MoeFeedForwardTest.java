@@ -62,7 +62,8 @@ class MoeFeedForwardTest {
         MultiLayerConfiguration conf = GradientChecks.doubleNetwork(11).list()
                 .layer(new DenseLayer.Builder().nOut(D).activation(Activation.TANH).build())
                 .layer(layer)
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(N_OUT).activation(Activation.IDENTITY).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(N_OUT)
+                        .activation(Activation.IDENTITY).build())
                 .setInputType(InputType.feedForward(D))
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
@@ -73,7 +74,8 @@ class MoeFeedForwardTest {
     private static MultiLayerNetwork network3d(MoeFeedForward layer) {
         MultiLayerConfiguration conf = GradientChecks.doubleNetwork(11).list()
                 .layer(layer)
-                .layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(N_OUT).activation(Activation.IDENTITY).build())
+                .layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(N_OUT)
+                        .activation(Activation.IDENTITY).build())
                 .setInputType(InputType.recurrent(D))
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
@@ -89,19 +91,22 @@ class MoeFeedForwardTest {
     @Test
     void gradientCheckTopK2d() {
         MultiLayerNetwork net = network2d(withAux(moe(new TopKRouter(2))).numSharedExperts(1).sharedGate(true).build());
-        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, MB, D), Nd4j.randn(DataType.DOUBLE, MB, N_OUT)));
+        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, MB, D),
+                Nd4j.randn(DataType.DOUBLE, MB, N_OUT)));
     }
 
     @Test
     void gradientCheckTopP2d() {
         MultiLayerNetwork net = network2d(withAux(moe(new TopPRouter(0.5))).activation(FfnActivation.TANH).build());
-        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, MB, D), Nd4j.randn(DataType.DOUBLE, MB, N_OUT)));
+        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, MB, D),
+                Nd4j.randn(DataType.DOUBLE, MB, N_OUT)));
     }
 
     @Test
     void gradientCheckTopPRenormalisedWithCapacityDrops() {
         MultiLayerNetwork net = network2d(withAux(moe(new TopPRouter(0.6, true, 3))).capacityFactor(0.75).build());
-        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, MB, D), Nd4j.randn(DataType.DOUBLE, MB, N_OUT)));
+        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, MB, D),
+                Nd4j.randn(DataType.DOUBLE, MB, N_OUT)));
     }
 
     private static INDArray mask() {
@@ -176,7 +181,8 @@ class MoeFeedForwardTest {
     void capacityDropsAreCountedAndMatchTheReferenceOrder() {
         int n = 40;
         double factor = 0.5;
-        MultiLayerNetwork net = network2d(moe(new TopKRouter(2)).capacityFactor(factor).loadBalanceCoefficient(0).build());
+        MultiLayerNetwork net = network2d(moe(new TopKRouter(2)).capacityFactor(factor).loadBalanceCoefficient(0)
+                .build());
         INDArray x = Nd4j.randn(DataType.DOUBLE, n, D);
         INDArray tokens = net.feedForward(x, false).get(1);
         MoeFeedForward conf = (MoeFeedForward) net.getLayer(1).conf().getLayer();
@@ -227,7 +233,8 @@ class MoeFeedForwardTest {
     void topPPicksMoreExpertsWhenTheRouterIsLessCertain() {
         MultiLayerConfiguration conf = GradientChecks.doubleNetwork(3).list()
                 .layer(moe(new TopPRouter(0.4)).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(N_OUT).activation(Activation.IDENTITY).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(N_OUT)
+                        .activation(Activation.IDENTITY).build())
                 .setInputType(InputType.feedForward(D))
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
@@ -246,16 +253,19 @@ class MoeFeedForwardTest {
         net.output(direction.mul(100));
         double certain = RoutingStatistics.of(net.getLayer(0)).orElseThrow().meanExpertsPerToken();
         assertEquals(1.0, certain, 0.0);
-        assertTrue(uncertain >= 2, "near-uniform router probabilities need several experts to pass p = 0.4: " + uncertain);
+        assertTrue(uncertain >= 2,
+                "near-uniform router probabilities need several experts to pass p = 0.4: " + uncertain);
     }
 
     @Test
     void auxiliaryLossesAreReportedInTheScore() {
         MultiLayerNetwork with = network2d(withAux(moe(new TopPRouter(0.5))).build());
-        MultiLayerNetwork without = network2d(moe(new TopPRouter(0.5)).loadBalanceCoefficient(0).entropyCoefficient(0).build());
+        MultiLayerNetwork without = network2d(moe(new TopPRouter(0.5)).loadBalanceCoefficient(0)
+                .entropyCoefficient(0).build());
         without.setParams(with.params());
         INDArray x = Nd4j.randn(DataType.DOUBLE, MB, D);
-        org.nd4j.linalg.dataset.DataSet ds = new org.nd4j.linalg.dataset.DataSet(x, Nd4j.randn(DataType.DOUBLE, MB, N_OUT));
+        org.nd4j.linalg.dataset.DataSet ds = new org.nd4j.linalg.dataset.DataSet(x,
+                Nd4j.randn(DataType.DOUBLE, MB, N_OUT));
         double difference = with.score(ds, true) - without.score(ds, true);
         double aux = ((MoeLayerRuntime) with.getLayer(1)).auxiliaryScore();
         assertTrue(aux > 0);
@@ -264,8 +274,8 @@ class MoeFeedForwardTest {
 
     @Test
     void jsonAndModelSerializerRoundTrips(@TempDir Path dir) throws Exception {
-        MultiLayerNetwork net = network3d(withAux(moe(new TopPRouter(0.45, true, 3))).numSharedExperts(2).sharedHidden(4)
-                .sharedGate(true).capacityFactor(1.5).build());
+        MultiLayerNetwork net = network3d(withAux(moe(new TopPRouter(0.45, true, 3))).numSharedExperts(2)
+                .sharedHidden(4).sharedGate(true).capacityFactor(1.5).build());
         MultiLayerConfiguration conf = net.getLayerWiseConfigurations();
         MultiLayerConfiguration back = MultiLayerConfiguration.fromJson(conf.toJson());
         assertEquals(conf.getConf(0).getLayer(), back.getConf(0).getLayer());
@@ -281,16 +291,21 @@ class MoeFeedForwardTest {
 
     @Test
     void invalidConfigsAreRejectedWithNamedFieldValueAndFix() {
-        assertRejected(() -> moe(new TopKRouter(6)).name("moe").nIn(D).build(), "MoeFeedForward(name=moe)", "router k", "got 6");
+        assertRejected(() -> moe(new TopKRouter(6)).name("moe").nIn(D).build(), "MoeFeedForward(name=moe)",
+                "router k", "got 6");
         assertRejected(() -> moe(new TopPRouter(0)).name("moe").nIn(D).build(), "router p", "(0, 1]", "got 0.0");
         assertRejected(() -> moe(new TopPRouter(1.2)).nIn(D).build(), "router p", "got 1.2");
         assertRejected(() -> moe(new TopKRouter(1)).nIn(D).numExperts(0).build(), "numExperts", "at least 2", "got 0");
-        assertRejected(() -> moe(new TopKRouter(1)).nIn(D).numExperts(1).build(), "numExperts", "got 1", "DenseFeedForward");
+        assertRejected(() -> moe(new TopKRouter(1)).nIn(D).numExperts(1).build(), "numExperts", "got 1",
+                "DenseFeedForward");
         assertRejected(() -> moe(new TopKRouter(1)).nIn(D).expertHidden(0).build(), "expertHidden", "got 0");
         assertRejected(() -> moe(null).nIn(D).build(), "router", "TopPRouter(0.4)");
-        assertRejected(() -> moe(new TopKRouter(1)).nIn(D).capacityFactor(-1).build(), "capacityFactor", "got -1.0", "dropless");
-        assertRejected(() -> moe(new TopKRouter(1)).nIn(D).sharedGate(true).build(), "sharedGate", "numSharedExperts(1)");
-        assertRejected(() -> moe(new TopKRouter(1)).nIn(D).loadBalanceCoefficient(-0.1).build(), "loadBalanceCoefficient", "got -0.1");
+        assertRejected(() -> moe(new TopKRouter(1)).nIn(D).capacityFactor(-1).build(), "capacityFactor", "got -1.0",
+                "dropless");
+        assertRejected(() -> moe(new TopKRouter(1)).nIn(D).sharedGate(true).build(), "sharedGate",
+                "numSharedExperts(1)");
+        assertRejected(() -> moe(new TopKRouter(1)).nIn(D).loadBalanceCoefficient(-0.1).build(),
+                "loadBalanceCoefficient", "got -0.1");
         assertRejected(() -> moe(new TopPRouter(0.4, false, 7)).nIn(D).build(), "maxExperts", "got 7");
     }
 

@@ -53,10 +53,12 @@ class PeerLayerTest {
     private static MultiLayerNetwork network(PeerLayer layer, boolean sequence, NeuralNetConfiguration.Builder base) {
         var list = base.list().layer(layer);
         if (sequence) {
-            list.layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(N_OUT).activation(Activation.IDENTITY).build())
+            list.layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(N_OUT)
+                            .activation(Activation.IDENTITY).build())
                     .setInputType(InputType.recurrent(D));
         } else {
-            list.layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(N_OUT).activation(Activation.IDENTITY).build())
+            list.layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(N_OUT)
+                            .activation(Activation.IDENTITY).build())
                     .setInputType(InputType.feedForward(D));
         }
         MultiLayerNetwork net = new MultiLayerNetwork(list.build());
@@ -165,10 +167,11 @@ class PeerLayerTest {
 
         INDArray mean = q.mean(true, 0);
         INDArray var = q.sub(mean).mul(q.sub(mean)).mean(true, 0);
-        INDArray batchNormed = q.subRowVector(mean).divRowVector(Transforms.sqrt(var.add(PeerLayer.NORM_EPSILON), true));
+        INDArray batchNormed = q.subRowVector(mean)
+                .divRowVector(Transforms.sqrt(var.add(PeerLayer.NORM_EPSILON), true));
         INDArray trainingOut = net.feedForward(x, true).get(1);
-        assertEquals(0.0, reference(layer, p, x, batchNormed).output().sub(trainingOut).amaxNumber().doubleValue(), 1e-10,
-                "training: batch statistics");
+        assertEquals(0.0, reference(layer, p, x, batchNormed).output().sub(trainingOut).amaxNumber().doubleValue(),
+                1e-10, "training: batch statistics");
 
         INDArray running = q.div(Math.sqrt(1 + PeerLayer.NORM_EPSILON));                // mean 0, var 1 at init
         assertEquals(0.0, reference(layer, p, x, running).output().sub(net.feedForward(x, false).get(1))
@@ -189,8 +192,8 @@ class PeerLayerTest {
     void gradientCheckEveryParameter2d() {
         for (QueryNorm norm : QueryNorm.values()) {
             MultiLayerNetwork net = network(small().queryNorm(norm).build());
-            assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, 5, D), Nd4j.randn(DataType.DOUBLE, 5, N_OUT)),
-                    norm.name());
+            assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, 5, D),
+                    Nd4j.randn(DataType.DOUBLE, 5, N_OUT)), norm.name());
         }
     }
 
@@ -206,8 +209,8 @@ class PeerLayerTest {
         INDArray mask = Nd4j.ones(DataType.DOUBLE, 3, 4);
         mask.getRow(1).assign(0);
         mask.putScalar(2, 3, 0);
-        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, 3, D, 4), Nd4j.randn(DataType.DOUBLE, 3, N_OUT, 4),
-                mask, mask));
+        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, 3, D, 4),
+                Nd4j.randn(DataType.DOUBLE, 3, N_OUT, 4), mask, mask));
     }
 
     @Test
@@ -275,7 +278,8 @@ class PeerLayerTest {
         assertRejected(() -> peer(1024, 8, 33, 128).nIn(D).build(), "topK", "sqrt(numExperts) = 32", "got 33");
         assertRejected(() -> peer(1024, 0, 16, 128).nIn(D).build(), "heads", "at least 1", "got 0");
         assertRejected(() -> peer(1024, 8, 16, 128).candidates(8).nIn(D).build(), "candidates", "got 8");
-        assertRejected(() -> peer(1024, 8, 16, 128).activation(FfnActivation.SWIGLU).nIn(D).build(), "activation", "GELU");
+        assertRejected(() -> peer(1024, 8, 16, 128).activation(FfnActivation.SWIGLU).nIn(D).build(), "activation",
+                "GELU");
         assertRejected(() -> peer(2, 1, 1, 2).nIn(D).build(), "numExperts", "got 2");
         assertRejected(() -> peer(1L << 26, 8, 16, 128).nIn(D).build(), "numExperts", "got 67108864");
         assertRejected(() -> peer(4096 * 4096L, 8, 16, 128).nIn(256).build(), "numExperts");

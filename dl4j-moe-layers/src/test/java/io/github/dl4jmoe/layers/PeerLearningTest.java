@@ -35,7 +35,8 @@ class PeerLearningTest {
                 .seed(3).dataType(DataType.FLOAT).updater(new Adam(1e-2))
                 .list()
                 .layer(block)
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(OUT).activation(Activation.IDENTITY).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(OUT)
+                        .activation(Activation.IDENTITY).build())
                 .setInputType(InputType.feedForward(D))
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);

@@ -122,7 +122,8 @@ class TopKTest {
                 tooBig.getMessage());
         assertThrows(IllegalArgumentException.class, () -> TopK.topK(x, 0));
         SameDiff sd = SameDiff.create();
-        assertThrows(IllegalArgumentException.class, () -> TopK.topK(sd, sd.placeHolder("x", DataType.FLOAT, -1, 4), 0, 4));
+        assertThrows(IllegalArgumentException.class,
+                () -> TopK.topK(sd, sd.placeHolder("x", DataType.FLOAT, -1, 4), 0, 4));
     }
 
     private static void assertMatchesSort(INDArray x, INDArray values, INDArray indices, int k) {

@@ -28,7 +28,8 @@ class PeerExpertsTest {
     private static INDArray table(DataType type, int width, long seed) {
         Nd4j.getRandom().setSeed(seed);
         INDArray flat = Nd4j.randn(type, 1, 7 + EXPERTS * width);
-        return flat.get(NDArrayIndex.point(0), NDArrayIndex.interval(7, 7 + EXPERTS * width)).reshape('c', EXPERTS, width);
+        return flat.get(NDArrayIndex.point(0), NDArrayIndex.interval(7, 7 + EXPERTS * width))
+                .reshape('c', EXPERTS, width);
     }
 
     private static double[] random(int n, long seed) {
@@ -105,7 +106,8 @@ class PeerExpertsTest {
             double[] minus = x.clone();
             plus[i] += h;
             minus[i] -= h;
-            dx[i] = (loss(naive(down, up, plus, gates, a), eps) - loss(naive(down, up, minus, gates, a), eps)) / (2 * h);
+            dx[i] = (loss(naive(down, up, plus, gates, a), eps) - loss(naive(down, up, minus, gates, a), eps))
+                    / (2 * h);
         }
         assertArrayEquals(dx, g.input(), 1e-7);
         double[] dg = new double[gates.length];

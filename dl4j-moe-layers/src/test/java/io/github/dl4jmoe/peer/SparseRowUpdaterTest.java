@@ -26,7 +26,8 @@ class SparseRowUpdaterTest {
     }
 
     /** One step: each touched row once, with its summed gradient, from two threads holding disjoint rows. */
-    private static void update(SparseRowUpdater updater, INDArray table, double[][] sums, IUpdater rule, int iteration) {
+    private static void update(SparseRowUpdater updater, INDArray table, double[][] sums, IUpdater rule,
+                               int iteration) {
         SparseRowUpdater.Step step = updater.step(table, rule, iteration, 0, MINIBATCH);
         java.util.stream.IntStream.of(0, 1).parallel().forEach(part -> {
             SparseRowUpdater.RowUpdate rows = step.open();

@@ -55,8 +55,8 @@ class FineRRouterTest {
 
     @Test
     void rejectsBlocksThatDoNotFitTheLayer() {
-        assertRejected(() -> new FineRRouter(4, 1, 2, 2).validate("MoeFeedForward(name=m)", 8), "MoeFeedForward(name=m)",
-                "router experts (G_O R_O G_I R_I)", "got 16", "numExperts = 8");
+        assertRejected(() -> new FineRRouter(4, 1, 2, 2).validate("MoeFeedForward(name=m)", 8),
+                "MoeFeedForward(name=m)", "router experts (G_O R_O G_I R_I)", "got 16", "numExperts = 8");
         assertRejected(() -> new FineRRouter(4, 5, 2, 2).validate("L", 16), "topInput (T_I)", "got 5", "G_I R_I = 4");
         assertRejected(() -> new FineRRouter(0, 1, 2, 2).validate("L", 0), "G_I R_I = 0");
         FineRRouter notRenormalised = new FineRRouter(4, 1, 2, 2);

@@ -29,7 +29,8 @@ public final class ReferenceRouting {
             for (int j = 0; j < cap; j++) {
                 selected[order[j]] = 1;
                 cumulative += p[order[j]];
-                if (cumulative >= topP.getP()) {       // first exceeds p ... (>= : the mass ahead of the next is not < p)
+                // first exceeds p ... (>= : the mass ahead of the next is not < p)
+                if (cumulative >= topP.getP()) {
                     break;
                 }
             }
@@ -74,7 +75,8 @@ public final class ReferenceRouting {
             }
             int base = (go * rO + bestBlock) * block;
             int[] order = IntStream.range(0, block).boxed()
-                    .sorted(Comparator.comparingDouble((Integer i) -> -logits[base + i])).mapToInt(Integer::intValue).toArray();
+                    .sorted(Comparator.comparingDouble((Integer i) -> -logits[base + i]))
+                    .mapToInt(Integer::intValue).toArray();
             for (int j = 0; j < topInput; j++) {
                 selected[base + order[j]] = 1;
             }

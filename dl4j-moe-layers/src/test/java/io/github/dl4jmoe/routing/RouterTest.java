@@ -42,8 +42,10 @@ class RouterTest {
 
     @Test
     void topPWithOneDominantExpertPicksOne() {
-        assertArrayEquals(new double[] {0, 0, 1, 0, 0}, selected(new TopPRouter(0.4), new double[][] {{0.01, 0.02, 0.94, 0.02, 0.01}})[0]);
-        assertArrayEquals(new double[] {0, 0, 1, 0, 0}, selected(new TopPRouter(0.9), new double[][] {{0.01, 0.02, 0.94, 0.02, 0.01}})[0]);
+        assertArrayEquals(new double[] {0, 0, 1, 0, 0},
+                selected(new TopPRouter(0.4), new double[][] {{0.01, 0.02, 0.94, 0.02, 0.01}})[0]);
+        assertArrayEquals(new double[] {0, 0, 1, 0, 0},
+                selected(new TopPRouter(0.9), new double[][] {{0.01, 0.02, 0.94, 0.02, 0.01}})[0]);
     }
 
     @Test
@@ -108,7 +110,8 @@ class RouterTest {
     void invalidRoutersNameFieldValueAndFix() {
         DL4JInvalidConfigException e = assertThrows(DL4JInvalidConfigException.class,
                 () -> new TopKRouter(5).validate("L(name=moe)", 4));
-        assertTrue(e.getMessage().startsWith("L(name=moe): router k") && e.getMessage().contains("got 5"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("L(name=moe): router k") && e.getMessage().contains("got 5"),
+                e.getMessage());
         for (double bad : new double[] {0.0, -0.1, 1.5, Double.NaN}) {
             e = assertThrows(DL4JInvalidConfigException.class, () -> new TopPRouter(bad).validate("L", 4));
             assertTrue(e.getMessage().contains("router p must be in (0, 1]") && e.getMessage().contains("got " + bad),

@@ -29,18 +29,21 @@ class HostUpdatedStepTest {
     private static final int D = 8;
 
     private static MultiLayerNetwork network(Layer middle) {
-        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(3).dataType(DataType.FLOAT)
+        MultiLayerNetwork net = new MultiLayerNetwork(new NeuralNetConfiguration.Builder().seed(3)
+                .dataType(DataType.FLOAT)
                 .updater(new Adam(1e-2)).list()
                 .layer(new DenseLayer.Builder().nOut(D).activation(Activation.TANH).build())
                 .layer(middle)
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(2).activation(Activation.IDENTITY).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(2)
+                        .activation(Activation.IDENTITY).build())
                 .setInputType(InputType.feedForward(5)).build());
         net.init();
         return net;
     }
 
     private static PeerLayer peer() {
-        return new PeerLayer.Builder().numExperts(64).heads(2).topK(3).keySize(4).tableUpdates(TableUpdates.SPARSE).build();
+        return new PeerLayer.Builder().numExperts(64).heads(2).topK(3).keySize(4).tableUpdates(TableUpdates.SPARSE)
+                .build();
     }
 
     @Test

@@ -72,7 +72,8 @@ class MoeLayerRuntimeTest {
     void twoStackedLayersAboveDenseLayerPassGradientCheck() {
         MultiLayerNetwork net = stackedNetwork(ffn().activation(FfnActivation.TANH).build(),
                 ffn().activation(FfnActivation.SWIGLU).build());
-        assertTrue(GradientChecks.check(net, Nd4j.rand(DataType.DOUBLE, MB, N_IN), Nd4j.rand(DataType.DOUBLE, MB, N_OUT)));
+        assertTrue(GradientChecks.check(net, Nd4j.rand(DataType.DOUBLE, MB, N_IN),
+                Nd4j.rand(DataType.DOUBLE, MB, N_OUT)));
     }
 
     /**
@@ -90,8 +91,10 @@ class MoeLayerRuntimeTest {
         INDArray y = Nd4j.rand(DataType.DOUBLE, MB, N_OUT);
         Gradient gOurs = ours.calculateGradients(x, y, null, null).getFirst();
         Gradient gStock = stock.calculateGradients(x, y, null, null).getFirst();
-        assertRatio(2.0, gStock.getGradientFor("2_" + DenseFeedForward.W_UP), gOurs.getGradientFor("2_" + DenseFeedForward.W_UP));
-        assertRatio(4.0, gStock.getGradientFor("1_" + DenseFeedForward.W_UP), gOurs.getGradientFor("1_" + DenseFeedForward.W_UP));
+        assertRatio(2.0, gStock.getGradientFor("2_" + DenseFeedForward.W_UP),
+                gOurs.getGradientFor("2_" + DenseFeedForward.W_UP));
+        assertRatio(4.0, gStock.getGradientFor("1_" + DenseFeedForward.W_UP),
+                gOurs.getGradientFor("1_" + DenseFeedForward.W_UP));
         assertRatio(4.0, gStock.getGradientFor("0_W"), gOurs.getGradientFor("0_W"));
     }
 
@@ -114,7 +117,8 @@ class MoeLayerRuntimeTest {
     @Test
     void auxiliaryLossPassesGradientCheck() {
         MultiLayerNetwork net = probeNetwork(0.7, GradientChecks.doubleNetwork(1));
-        assertTrue(GradientChecks.check(net, Nd4j.rand(DataType.DOUBLE, MB, N_IN), Nd4j.rand(DataType.DOUBLE, MB, N_OUT)));
+        assertTrue(GradientChecks.check(net, Nd4j.rand(DataType.DOUBLE, MB, N_IN),
+                Nd4j.rand(DataType.DOUBLE, MB, N_OUT)));
     }
 
     @Test

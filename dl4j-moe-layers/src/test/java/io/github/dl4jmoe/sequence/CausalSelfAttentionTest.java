@@ -91,7 +91,8 @@ class CausalSelfAttentionTest {
         long dh = d / heads;
         INDArray out = Nd4j.zeros(DataType.DOUBLE, mb, d, t);
         for (long b = 0; b < mb; b++) {
-            INDArray rows = x.get(NDArrayIndex.point(b), NDArrayIndex.all(), NDArrayIndex.all()).transpose().dup(); // [T, d]
+            INDArray rows = x.get(NDArrayIndex.point(b), NDArrayIndex.all(), NDArrayIndex.all())
+                    .transpose().dup(); // [T, d]
             INDArray q = affine(rows, p, CausalSelfAttention.W_QUERY, CausalSelfAttention.B_QUERY);
             INDArray k = affine(rows, p, CausalSelfAttention.W_KEY, CausalSelfAttention.B_KEY);
             INDArray v = affine(rows, p, CausalSelfAttention.W_VALUE, CausalSelfAttention.B_VALUE);
@@ -207,15 +208,17 @@ class CausalSelfAttentionTest {
         INDArray x = input(T);
         INDArray full = layerOutput(net, x, null);
         for (int t : new int[] {1, 3, 7}) {
-            INDArray xt = t <= T ? x.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(0, t)).dup() : input(t);
+            INDArray xt = t <= T ? x.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(0, t)).dup()
+                    : input(t);
             INDArray y = layerOutput(net, xt, null);
             assertEquals(0.0, maxAbsDiff(reference(xt, net.getLayer(0).paramTable(), HEADS, null), y), 1e-12, "T=" + t);
             if (t <= T) {
-                assertEquals(0.0, maxAbsDiff(full.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(0, t)), y),
+                assertEquals(0.0,
+                        maxAbsDiff(full.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(0, t)), y),
                         1e-12, "a prefix gives the prefix's outputs, T=" + t);
             }
-            INDArray inputGradient = net.calculateGradients(xt, Nd4j.randn(DataType.DOUBLE, MB, SequenceNetworks.OUT, t),
-                    null, null).getSecond();
+            INDArray inputGradient = net.calculateGradients(xt,
+                    Nd4j.randn(DataType.DOUBLE, MB, SequenceNetworks.OUT, t), null, null).getSecond();
             assertArrayEquals(xt.shape(), inputGradient.shape(), "backprop works for T=" + t + " too");
             assertTrue(Double.isFinite(inputGradient.sumNumber().doubleValue()));
         }
@@ -285,7 +288,8 @@ class CausalSelfAttentionTest {
         String broken = json.replace("\"nheads\" : " + HEADS, "\"nheads\" : 3");
         assertTrue(!broken.equals(json), "the test must actually corrupt the JSON: " + json);
         MultiLayerConfiguration loaded = MultiLayerConfiguration.fromJson(broken);
-        assertRejected(() -> new MultiLayerNetwork(loaded).init(), "CausalSelfAttention", "nHeads", "got 3", "nHeads(2)");
+        assertRejected(() -> new MultiLayerNetwork(loaded).init(), "CausalSelfAttention", "nHeads", "got 3",
+                "nHeads(2)");
     }
 
     @Test

@@ -38,8 +38,10 @@ class LayerNormTest {
 
     /** Gain and bias moved away from 1 and 0 so that the comparisons see them. */
     private static MultiLayerNetwork randomised(MultiLayerNetwork net) {
-        net.getLayer(0).getParam(LayerNorm.GAIN).assign(Nd4j.rand(DataType.DOUBLE, 1, net.getLayer(0).getParam(LayerNorm.GAIN).length()).addi(0.5));
-        net.getLayer(0).getParam(LayerNorm.BIAS).assign(Nd4j.randn(DataType.DOUBLE, 1, net.getLayer(0).getParam(LayerNorm.BIAS).length()));
+        net.getLayer(0).getParam(LayerNorm.GAIN)
+                .assign(Nd4j.rand(DataType.DOUBLE, 1, net.getLayer(0).getParam(LayerNorm.GAIN).length()).addi(0.5));
+        net.getLayer(0).getParam(LayerNorm.BIAS)
+                .assign(Nd4j.randn(DataType.DOUBLE, 1, net.getLayer(0).getParam(LayerNorm.BIAS).length()));
         return net;
     }
 
@@ -53,7 +55,8 @@ class LayerNormTest {
         assertArrayEquals(new long[] {1, D}, bias.shape());
         assertEquals(Nd4j.ones(DataType.DOUBLE, 1, D), gain);
         assertEquals(Nd4j.zeros(DataType.DOUBLE, 1, D), bias);
-        assertEquals(LayerNorm.DEFAULT_EPS, ((LayerNorm) net.getLayerWiseConfigurations().getConf(0).getLayer()).getEps());
+        assertEquals(LayerNorm.DEFAULT_EPS,
+                ((LayerNorm) net.getLayerWiseConfigurations().getConf(0).getLayer()).getEps());
     }
 
     /** Plain loops over one feature vector: {@code gain * (v - mean) / sqrt(var + eps) + bias}. */
@@ -85,7 +88,8 @@ class LayerNormTest {
                 for (int i = 0; i < D; i++) {
                     v[i] = x.getDouble(b, i, t);
                 }
-                double[] n = normalise(v, net.getLayer(0).getParam(LayerNorm.GAIN), net.getLayer(0).getParam(LayerNorm.BIAS), EPS);
+                double[] n = normalise(v, net.getLayer(0).getParam(LayerNorm.GAIN),
+                        net.getLayer(0).getParam(LayerNorm.BIAS), EPS);
                 for (int i = 0; i < D; i++) {
                     expected.putScalar(new long[] {b, i, t}, n[i]);
                 }
@@ -110,7 +114,8 @@ class LayerNormTest {
     void gradientCheckOnRows() {
         int d = 4;
         MultiLayerNetwork net = randomised(SequenceNetworks.feedForward(new LayerNorm.Builder().build(), d));
-        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, MB, d), Nd4j.randn(DataType.DOUBLE, MB, SequenceNetworks.OUT)));
+        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, MB, d),
+                Nd4j.randn(DataType.DOUBLE, MB, SequenceNetworks.OUT)));
     }
 
     @Test

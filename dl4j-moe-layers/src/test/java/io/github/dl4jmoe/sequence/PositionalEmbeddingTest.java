@@ -94,7 +94,8 @@ class PositionalEmbeddingTest {
                         .layer(new RnnOutputLayer.Builder().nOut(2).build())
                         .setInputType(InputType.recurrent(D, CONTEXT + 2))
                         .build(),
-                "PositionalEmbedding(name=pos)", "sequence length T", "got 8", "contextLength=6", "raise contextLength(");
+                "PositionalEmbedding(name=pos)", "sequence length T", "got 8", "contextLength=6",
+                "raise contextLength(");
     }
 
     @Test

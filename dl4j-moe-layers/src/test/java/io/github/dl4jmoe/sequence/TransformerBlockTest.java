@@ -56,13 +56,15 @@ class TransformerBlockTest {
                 .weightInit(WeightInit.XAVIER)
                 .graphBuilder()
                 .addInputs("tokens")
-                .addLayer("embed", new EmbeddingSequenceLayer.Builder().nIn(VOCAB).nOut(D).inputLength(T).build(), "tokens")
+                .addLayer("embed", new EmbeddingSequenceLayer.Builder().nIn(VOCAB).nOut(D).inputLength(T).build(),
+                        "tokens")
                 .addLayer("pos", new PositionalEmbedding.Builder().contextLength(T).build(), "embed")
                 .addLayer("ln1", new LayerNorm.Builder().build(), "pos")
                 .addLayer("attn", new CausalSelfAttention.Builder().nHeads(2).build(), "ln1")
                 .addVertex("res1", new ElementWiseVertex(ElementWiseVertex.Op.Add), "pos", "attn")
                 .addLayer("ln2", new LayerNorm.Builder().build(), "res1")
-                .addLayer("ffn", new DenseFeedForward.Builder().dFf(4 * D).activation(FfnActivation.GELU).build(), "ln2")
+                .addLayer("ffn", new DenseFeedForward.Builder().dFf(4 * D).activation(FfnActivation.GELU).build(),
+                        "ln2")
                 .addVertex("res2", new ElementWiseVertex(ElementWiseVertex.Op.Add), "res1", "ffn")
                 .addLayer("out", new RnnOutputLayer.Builder(LossFunctions.LossFunction.MCXENT).nOut(VOCAB)
                         .activation(Activation.SOFTMAX).build(), "res2")

@@ -59,7 +59,8 @@ class ExpertUsageTest {
         GradientChecks.useDoublePrecision();
         MultiLayerNetwork net = new MultiLayerNetwork(GradientChecks.doubleNetwork(4).list()
                 .layer(new PeerLayer.Builder().numExperts(64).heads(2).topK(3).keySize(4).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(2).activation(Activation.IDENTITY).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(2)
+                        .activation(Activation.IDENTITY).build())
                 .setInputType(InputType.feedForward(5))
                 .build());
         net.init();
@@ -84,7 +85,8 @@ class ExpertUsageTest {
         GradientChecks.useDoublePrecision();
         MultiLayerNetwork net = new MultiLayerNetwork(GradientChecks.doubleNetwork(2).list()
                 .layer(new PeerLayer.Builder().numExperts(64).heads(2).topK(3).keySize(4).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(2).activation(Activation.IDENTITY).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(2)
+                        .activation(Activation.IDENTITY).build())
                 .setInputType(InputType.feedForward(5))
                 .build());
         net.init();

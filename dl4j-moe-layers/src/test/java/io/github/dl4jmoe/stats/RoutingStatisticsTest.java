@@ -37,7 +37,8 @@ class RoutingStatisticsTest {
         GradientChecks.useDoublePrecision();
         MultiLayerNetwork net = new MultiLayerNetwork(GradientChecks.doubleNetwork(3).list()
                 .layer(new MoeFeedForward.Builder().numExperts(6).expertHidden(3).router(new TopPRouter(0.5)).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(2).activation(Activation.IDENTITY).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(2)
+                        .activation(Activation.IDENTITY).build())
                 .setInputType(InputType.feedForward(5))
                 .build());
         net.init();

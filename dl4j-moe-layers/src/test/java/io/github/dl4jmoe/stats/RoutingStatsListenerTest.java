@@ -36,7 +36,8 @@ class RoutingStatsListenerTest {
                 .layer(new MoeFeedForward.Builder().nOut(6).numExperts(4).expertHidden(3)
                         .router(new TopPRouter(0.5)).build())
                 .layer(new PeerLayer.Builder().numExperts(64).heads(2).topK(3).keySize(4).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(2).activation(Activation.IDENTITY).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(2)
+                        .activation(Activation.IDENTITY).build())
                 .setInputType(InputType.feedForward(6))
                 .build());
         net.init();
@@ -50,8 +51,8 @@ class RoutingStatsListenerTest {
         };
         RoutingStatsListener listener = new RoutingStatsListener(2, seen::add);
         InMemoryStatsStorage uiStorage = new InMemoryStatsStorage();
-        net.setListeners(new ScoreIterationListener(1), new PerformanceListener(1, true), new StatsListener(uiStorage, 1),
-                counter, listener);
+        net.setListeners(new ScoreIterationListener(1), new PerformanceListener(1, true),
+                new StatsListener(uiStorage, 1), counter, listener);
         DataSet batch = new DataSet(Nd4j.randn(DataType.DOUBLE, 10, 6), Nd4j.randn(DataType.DOUBLE, 10, 2));
         for (int i = 0; i < 5; i++) {
             net.fit(batch);
@@ -65,7 +66,8 @@ class RoutingStatsListenerTest {
         assertEquals(last, listener.latest());
         String session = uiStorage.listSessionIDs().get(0);
         assertEquals(5, uiStorage.getAllUpdatesAfter(session, StatsListener.TYPE_ID,
-                uiStorage.listWorkerIDsForSession(session).get(0), 0).size(), "the UI's StatsListener recorded every step");
+                uiStorage.listWorkerIDsForSession(session).get(0), 0).size(),
+                "the UI's StatsListener recorded every step");
     }
 
     @Test

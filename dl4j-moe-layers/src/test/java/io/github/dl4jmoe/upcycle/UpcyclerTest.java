@@ -55,7 +55,8 @@ class UpcyclerTest {
                 .layer(new DenseLayer.Builder().nOut(D).activation(Activation.TANH).build())
                 .layer(new DenseFeedForward.Builder().dFf(F).activation(FfnActivation.SWIGLU).hasBias(false).build())
                 .layer(new DenseFeedForward.Builder().dFf(F).activation(FfnActivation.SWIGLU).hasBias(false).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(OUT).activation(Activation.IDENTITY).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(OUT)
+                        .activation(Activation.IDENTITY).build())
                 .setInputType(InputType.feedForward(5))
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
@@ -90,14 +91,16 @@ class UpcyclerTest {
         }
         // each converted block alone, on the same input
         INDArray blockInput = denseActs.get(1);
-        INDArray alone = moe.getLayer(1).activate(blockInput, false, org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces());
+        INDArray alone = moe.getLayer(1).activate(blockInput, false,
+                org.deeplearning4j.nn.workspace.LayerWorkspaceMgr.noWorkspaces());
         assertTrue(maxDifference(denseActs.get(2), alone) <= 1e-5);
         assertTrue(maxDifference(dense.output(x), moe.output(x)) <= 1e-5, "whole network");
 
         DataSet ds = new DataSet(x, Nd4j.randn(DataType.FLOAT, 50, OUT));
-        assertEquals(dense.score(ds), moe.score(ds) - ((io.github.dl4jmoe.runtime.MoeLayerRuntime) moe.getLayer(1))
-                .auxiliaryScore() - ((io.github.dl4jmoe.runtime.MoeLayerRuntime) moe.getLayer(2)).auxiliaryScore(), 1e-5,
-                "first training loss equals the dense one (plus the load-balance terms the MoE adds)");
+        assertEquals(dense.score(ds), moe.score(ds)
+                        - ((io.github.dl4jmoe.runtime.MoeLayerRuntime) moe.getLayer(1)).auxiliaryScore()
+                        - ((io.github.dl4jmoe.runtime.MoeLayerRuntime) moe.getLayer(2)).auxiliaryScore(),
+                1e-5, "first training loss equals the dense one (plus the load-balance terms the MoE adds)");
         assertEquals(before, dense.params(), "the original network is untouched");
     }
 
@@ -136,7 +139,8 @@ class UpcyclerTest {
         assertTrue(e.getMessage().contains("topInput = inputGranularity") && e.getMessage().contains("AUTHORS"),
                 e.getMessage());
         e = assertThrows(DL4JInvalidConfigException.class, () -> Upcycler.of(UpcycleMode.PRESERVING).upcycle(dense,
-                Map.of(1, new MoeFeedForward.Builder().numExperts(8).expertHidden(4).router(new TopKRouter(2)).build())));
+                Map.of(1, new MoeFeedForward.Builder().numExperts(8).expertHidden(4).router(new TopKRouter(2))
+                        .build())));
         assertTrue(e.getMessage().contains("k = dFf / expertHidden = 4"), e.getMessage());
     }
 
@@ -162,8 +166,10 @@ class UpcyclerTest {
                 int g = e / (ro * gi * ri);
                 for (int a = 0; a < D; a++) {
                     for (int b = 0; b < h; b++) {
-                        assertEquals(src.get(DenseFeedForward.W_UP).getDouble(a, j * h + b), up.getDouble(e, a, b), 0.0);
-                        assertEquals(src.get(DenseFeedForward.W_GATE).getDouble(a, j * h + b), gate.getDouble(e, a, b), 0.0);
+                        assertEquals(src.get(DenseFeedForward.W_UP).getDouble(a, j * h + b), up.getDouble(e, a, b),
+                                0.0);
+                        assertEquals(src.get(DenseFeedForward.W_GATE).getDouble(a, j * h + b),
+                                gate.getDouble(e, a, b), 0.0);
                     }
                 }
                 for (int b = 0; b < h; b++) {
@@ -185,14 +191,16 @@ class UpcyclerTest {
     @Test
     void copyMakesEveryExpertTheDenseBlockAndDropUpcyclingRedrawsAFraction() {
         MultiLayerNetwork dense = dense();
-        MoeFeedForward target = new MoeFeedForward.Builder().numExperts(4).expertHidden(F).router(new TopKRouter(1)).build();
+        MoeFeedForward target = new MoeFeedForward.Builder().numExperts(4).expertHidden(F).router(new TopKRouter(1))
+                .build();
         Map<String, INDArray> src = dense.getLayer(1).paramTable();
         MultiLayerNetwork copy = Upcycler.of(UpcycleMode.COPY).upcycle(dense, Map.of(1, target));
         MultiLayerNetwork dropped = Upcycler.of(UpcycleMode.COPY).dropUpcycling(0.25).upcycle(dense, Map.of(1, target));
         INDArray copyUp = copy.getLayer(1).getParam(MoeFeedForward.W_EXPERT_UP).dup();
         INDArray dropUp = dropped.getLayer(1).getParam(MoeFeedForward.W_EXPERT_UP).dup();
         for (int e = 0; e < 4; e++) {
-            assertEquals(src.get(DenseFeedForward.W_UP), copyUp.get(NDArrayIndex.point(e), NDArrayIndex.all(), NDArrayIndex.all()));
+            assertEquals(src.get(DenseFeedForward.W_UP),
+                    copyUp.get(NDArrayIndex.point(e), NDArrayIndex.all(), NDArrayIndex.all()));
             int changed = 0;
             for (int u = 0; u < F; u++) {
                 INDArray column = dropUp.get(NDArrayIndex.point(e), NDArrayIndex.all(), NDArrayIndex.point(u));
@@ -212,7 +220,8 @@ class UpcyclerTest {
         ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().seed(2).dataType(DataType.FLOAT)
                 .updater(new Adam(1e-3)).graphBuilder()
                 .addInputs("in")
-                .addLayer("ffn", new DenseFeedForward.Builder().dFf(F).activation(FfnActivation.SWIGLU).hasBias(false).build(), "in")
+                .addLayer("ffn", new DenseFeedForward.Builder().dFf(F).activation(FfnActivation.SWIGLU).hasBias(false)
+                        .build(), "in")
                 .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(OUT)
                         .activation(Activation.IDENTITY).build(), "ffn")
                 .setOutputs("out")
@@ -220,7 +229,8 @@ class UpcyclerTest {
                 .build();
         ComputationGraph dense = new ComputationGraph(conf);
         dense.init();
-        ComputationGraph moe = Upcycler.of(UpcycleMode.PRESERVING).upcycle(dense, Map.of("ffn", fine().topInput(4).build()));
+        ComputationGraph moe = Upcycler.of(UpcycleMode.PRESERVING).upcycle(dense,
+                Map.of("ffn", fine().topInput(4).build()));
         INDArray x = Nd4j.randn(DataType.FLOAT, 12, D);
         assertTrue(maxDifference(dense.outputSingle(x), moe.outputSingle(x)) <= 1e-5);
         File file = dir.resolve("moe.zip").toFile();
@@ -249,7 +259,8 @@ class UpcyclerTest {
                 .layer(new DenseLayer.Builder().nOut(D).activation(Activation.TANH).build())
                 .layer(new DenseLayer.Builder().nOut(F).activation(Activation.RELU).hasBias(bias).build())
                 .layer(new DenseLayer.Builder().nOut(D).activation(second).hasBias(bias).build())
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(OUT).activation(Activation.IDENTITY).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(OUT)
+                        .activation(Activation.IDENTITY).build())
                 .setInputType(InputType.feedForward(5))
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
@@ -273,8 +284,10 @@ class UpcyclerTest {
         ComputationGraphConfiguration conf = new NeuralNetConfiguration.Builder().seed(2).dataType(DataType.FLOAT)
                 .updater(new Adam(1e-3)).graphBuilder()
                 .addInputs("in")
-                .addLayer("up", new DenseLayer.Builder().nOut(F).activation(Activation.RELU).hasBias(false).build(), "in")
-                .addLayer("down", new DenseLayer.Builder().nOut(D).activation(Activation.IDENTITY).hasBias(false).build(), "up")
+                .addLayer("up", new DenseLayer.Builder().nOut(F).activation(Activation.RELU).hasBias(false)
+                        .build(), "in")
+                .addLayer("down", new DenseLayer.Builder().nOut(D).activation(Activation.IDENTITY).hasBias(false)
+                        .build(), "up")
                 .addLayer("out", new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(OUT)
                         .activation(Activation.IDENTITY).build(), "down")
                 .setOutputs("out")
@@ -295,7 +308,8 @@ class UpcyclerTest {
                 .upcycle(denseLayerPairNetwork(true), Map.of(1, fine().activation(FfnActivation.RELU).build())));
         assertTrue(e.getMessage().contains("hasBias(false)"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> Upcycler.of(UpcycleMode.AUTHORS)
-                .upcycle(denseLayerPairNetwork(false, Activation.TANH), Map.of(1, fine().activation(FfnActivation.RELU).build())));
+                .upcycle(denseLayerPairNetwork(false, Activation.TANH),
+                        Map.of(1, fine().activation(FfnActivation.RELU).build())));
         assertTrue(e.getMessage().contains("must be linear"), e.getMessage());
     }
 }

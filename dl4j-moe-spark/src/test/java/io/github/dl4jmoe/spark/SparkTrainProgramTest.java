@@ -79,7 +79,8 @@ class SparkTrainProgramTest {
     @Test
     void userMistakesPrintAMessageAndExitWithOne(@TempDir Path dir) {
         assertMistake(1, "spark-train: --batch-size must be at least 1, got 0", "--batch-size", "0");
-        assertMistake(1, "spark-train: --averaging-frequency must be at least 1, got -3", "--averaging-frequency", "-3");
+        assertMistake(1, "spark-train: --averaging-frequency must be at least 1, got -3", "--averaging-frequency",
+                "-3");
         assertMistake(1, "spark-train: --epochs must be at least 1, got 0", "--epochs", "0");
         String missing = dir.resolve("missing.txt").toString();
         assertMistake(1, "spark-train: " + missing + ": no such file on file:///", "--master", "local[2]", "--text",

@@ -52,7 +52,8 @@ public record CharLanguageModel(ComputationGraph network, CharacterVocabulary vo
                     + " (build it with MoETransformerLM)");
         }
         if (contextLength < 1) {
-            throw new IllegalArgumentException("CharLanguageModel: contextLength must be at least 1, got " + contextLength);
+            throw new IllegalArgumentException("CharLanguageModel: contextLength must be at least 1, got "
+                    + contextLength);
         }
     }
 
@@ -76,7 +77,8 @@ public record CharLanguageModel(ComputationGraph network, CharacterVocabulary vo
     /** Loads a model written by {@link #save}. */
     public static CharLanguageModel load(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {
-            throw new NoSuchFileException(file.toString(), null, "no saved model here (train one with the examples' train command)");
+            throw new NoSuchFileException(file.toString(), null,
+                    "no saved model here (train one with the examples' train command)");
         }
         ComputationGraph net = ModelSerializer.restoreComputationGraph(file.toFile(), true);
         String characters = ModelSerializer.getObjectFromFile(file.toFile(), VOCABULARY_ENTRY);
@@ -113,7 +115,8 @@ public record CharLanguageModel(ComputationGraph network, CharacterVocabulary vo
                     : Nd4j.ones(DataType.FLOAT, ds.getLabels().size(0), ds.getLabels().size(2));
             INDArray probabilities = network.output(false, new INDArray[] {ds.getFeatures()},
                     new INDArray[] {ds.getFeaturesMaskArray()}, new INDArray[] {ds.getLabelsMaskArray()})[0];
-            INDArray logLikelihood = Transforms.log(Transforms.max(probabilities.castTo(DataType.DOUBLE), MIN_PROBABILITY))
+            INDArray logLikelihood = Transforms
+                    .log(Transforms.max(probabilities.castTo(DataType.DOUBLE), MIN_PROBABILITY))
                     .muli(ds.getLabels().castTo(DataType.DOUBLE)).sum(1);                      // [mb, T]
             INDArray m = mask.castTo(DataType.DOUBLE);
             sum -= logLikelihood.muli(m).sumNumber().doubleValue();

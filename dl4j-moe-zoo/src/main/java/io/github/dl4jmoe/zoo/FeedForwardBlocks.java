@@ -37,7 +37,8 @@ final class FeedForwardBlocks {
                     "pass a layer config or leave the block's kind");
             args.require(fits(layer.getNIn(), width) && fits(layer.getNOut(), width),
                     "feedForwardLayer(" + block + ") nIn/nOut", layer.getNIn() + "/" + layer.getNOut(),
-                    "must equal the model width " + width, "build it with nIn(" + width + ") or leave nIn and nOut unset");
+                    "must equal the model width " + width,
+                    "build it with nIn(" + width + ") or leave nIn and nOut unset");
         }
         this.kinds = kinds.clone();
         this.custom = Map.copyOf(custom);

@@ -22,7 +22,10 @@ public enum FeedForwardKind {
     MOE_TOPP,
     /** {@link PeerLayer}: 32^2 single-neuron experts, 4 heads of top-min(d, 32), sub-keys of size min(d, 128). */
     PEER,
-    /** {@link FineRMoeLayer}: the dense block's {@value #HIDDEN_MULTIPLIER}d units split 4 ways (G_I), G_O = R_O = 2, T_I = 1. */
+    /**
+     * {@link FineRMoeLayer}: the dense block's {@value #HIDDEN_MULTIPLIER}d units split 4 ways (G_I), G_O = R_O = 2,
+     * T_I = 1.
+     */
     FINER_MOE;
 
     /** Active hidden units per token, as a multiple of the model width. */

@@ -26,7 +26,8 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
  * {@code [mb, width] -> [mb, width]} of any {@link FeedForwardKind} or configuration, and a softmax output
  * {@code [mb, numClasses]} trained with cross-entropy on one-hot labels.
  */
-@SuppressWarnings("unchecked") // init() narrows InstantiableModel's <M extends Model> M init(); javac flags it per class
+// init() narrows InstantiableModel's <M extends Model> M init(); javac flags it per class
+@SuppressWarnings("unchecked")
 public final class MoEClassifier extends ZooModel<MultiLayerNetwork> {
 
     public static final int DEFAULT_WIDTH = 64;
@@ -153,7 +154,8 @@ public final class MoEClassifier extends ZooModel<MultiLayerNetwork> {
 
         public MoEClassifier build() {
             ZooArguments args = new ZooArguments("MoEClassifier");
-            args.require(numInputs >= 1, "numInputs", numInputs, "must be at least 1", "set numInputs(features per example)");
+            args.require(numInputs >= 1, "numInputs", numInputs, "must be at least 1",
+                    "set numInputs(features per example)");
             args.require(numClasses >= 2, "numClasses", numClasses, "must be at least 2", "set numClasses(...)");
             args.require(width >= 2, "width", width, "must be at least 2", "the default is " + DEFAULT_WIDTH);
             args.require(blocks >= 1, "blocks", blocks, "must be at least 1", "the default is " + DEFAULT_BLOCKS);

@@ -40,7 +40,8 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
  * <p>{@link #initPretrained()} loads a small model trained on the bundled Shakespeare text from the classpath, with no
  * network access; {@link CharLanguageModel} adds its vocabulary, sampling and validation loss.
  */
-@SuppressWarnings("unchecked") // init() narrows InstantiableModel's <M extends Model> M init(); javac flags it per class
+// init() narrows InstantiableModel's <M extends Model> M init(); javac flags it per class
+@SuppressWarnings("unchecked")
 public final class MoETransformerLM extends ZooModel<ComputationGraph> {
 
     public static final String INPUT = "tokens";
@@ -100,7 +101,8 @@ public final class MoETransformerLM extends ZooModel<ComputationGraph> {
         for (int i = 0; i < layers; i++) {
             String p = "block" + i + "-";
             g.addLayer(p + "attn-norm", new LayerNorm.Builder().nIn(dModel).build(), x);
-            g.addLayer(p + "attn", new CausalSelfAttention.Builder().nIn(dModel).nHeads(heads).build(), p + "attn-norm");
+            g.addLayer(p + "attn", new CausalSelfAttention.Builder().nIn(dModel).nHeads(heads).build(),
+                    p + "attn-norm");
             g.addVertex(p + "attn-add", new ElementWiseVertex(ElementWiseVertex.Op.Add), x, p + "attn");
             g.addLayer(p + "ffn-norm", new LayerNorm.Builder().nIn(dModel).build(), p + "attn-add");
             g.addLayer(p + "ffn", feedForward.layer(i), p + "ffn-norm");
@@ -122,7 +124,8 @@ public final class MoETransformerLM extends ZooModel<ComputationGraph> {
 
     /**
      * The model trained on the bundled Shakespeare text (see {@link CharLanguageModel#pretrained()}, which also gives
-     * its vocabulary); this builder's settings are ignored. DL4J's {@link PretrainedType} has no text entry, hence no typed variant.
+     * its vocabulary); this builder's settings are ignored. DL4J's {@link PretrainedType} has no text entry, hence no
+     * typed variant.
      */
     @Override
     public ComputationGraph initPretrained() throws IOException {

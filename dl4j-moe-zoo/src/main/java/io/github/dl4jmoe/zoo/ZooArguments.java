@@ -15,7 +15,8 @@ final class ZooArguments {
     void require(boolean ok, String field, Object value, String requirement, String fix) {
         if (!ok) {
             // one message format for layer and model arguments; builders throw IllegalArgumentException
-            throw new IllegalArgumentException(BaseMoeLayer.invalid(model, field, value, requirement, fix).getMessage());
+            throw new IllegalArgumentException(
+                    BaseMoeLayer.invalid(model, field, value, requirement, fix).getMessage());
         }
     }
 }

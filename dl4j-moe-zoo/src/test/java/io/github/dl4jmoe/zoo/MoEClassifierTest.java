@@ -55,7 +55,8 @@ class MoEClassifierTest {
 
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         ModelSerializer.writeModel(net, bytes, true);
-        MultiLayerNetwork restored = ModelSerializer.restoreMultiLayerNetwork(new ByteArrayInputStream(bytes.toByteArray()), true);
+        MultiLayerNetwork restored = ModelSerializer.restoreMultiLayerNetwork(
+                new ByteArrayInputStream(bytes.toByteArray()), true);
         assertEquals(out, restored.output(data.getFeatures()));
         assertEquals(net.getLayerWiseConfigurations(), restored.getLayerWiseConfigurations());
     }
@@ -69,7 +70,8 @@ class MoEClassifierTest {
                 .feedForwardLayer(2, custom).build();
         MultiLayerNetwork net = model.init();
         assertEquals(5, net.getnLayers());
-        assertEquals("DenseFeedForward", net.getLayerWiseConfigurations().getConf(1).getLayer().getClass().getSimpleName());
+        assertEquals("DenseFeedForward",
+                net.getLayerWiseConfigurations().getConf(1).getLayer().getClass().getSimpleName());
         assertEquals("PeerLayer", net.getLayerWiseConfigurations().getConf(2).getLayer().getClass().getSimpleName());
         MoeFeedForward third = (MoeFeedForward) net.getLayerWiseConfigurations().getConf(3).getLayer();
         assertEquals(3, third.getNumExperts());
@@ -83,8 +85,10 @@ class MoEClassifierTest {
                 () -> MoEClassifier.builder().numInputs(4).numClasses(1).build());
         assertMessage("MoEClassifier: numInputs must be at least 1, got 0 (set numInputs(features per example))",
                 () -> MoEClassifier.builder().numClasses(2).build());
-        assertMessage("MoEClassifier: feedForward must name one kind per block (2), got [DENSE] (pass 2 kinds or a single one)",
-                () -> MoEClassifier.builder().numInputs(4).numClasses(2).feedForward(new FeedForwardKind[] {FeedForwardKind.DENSE}).build());
+        assertMessage("MoEClassifier: feedForward must name one kind per block (2), got [DENSE] "
+                        + "(pass 2 kinds or a single one)",
+                () -> MoEClassifier.builder().numInputs(4).numClasses(2)
+                        .feedForward(new FeedForwardKind[] {FeedForwardKind.DENSE}).build());
         assertMessage("MoEClassifier: feedForwardLayer block must be in [0, 2), got 5 (number blocks from 0)",
                 () -> MoEClassifier.builder().numInputs(4).numClasses(2)
                         .feedForwardLayer(5, FeedForwardKind.DENSE.defaultLayer(64)).build());

@@ -59,7 +59,8 @@ class MoETransformerLMTest {
 
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         ModelSerializer.writeModel(net, bytes, true);
-        ComputationGraph restored = ModelSerializer.restoreComputationGraph(new ByteArrayInputStream(bytes.toByteArray()), true);
+        ComputationGraph restored = ModelSerializer.restoreComputationGraph(
+                new ByteArrayInputStream(bytes.toByteArray()), true);
         assertEquals(out, restored.outputSingle(batch.getFeatures()));
         assertEquals(net.getConfiguration(), restored.getConfiguration());
     }
@@ -78,7 +79,8 @@ class MoETransformerLMTest {
                 b.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.point(5)));
         // a prefix alone gives the same predictions: the model accepts inputs shorter than its context
         INDArray prefix = net.outputSingle(x.get(NDArrayIndex.all(), NDArrayIndex.interval(0, 3)));
-        assertTrue(prefix.equalsWithEps(a.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(0, 3)), 1e-5));
+        assertTrue(prefix.equalsWithEps(a.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.interval(0, 3)),
+                1e-5));
     }
 
     @Test

@@ -28,7 +28,8 @@ import picocli.CommandLine.Option;
  * {@code fit}, reports validation loss, prints a sample and optionally saves the model.
  */
 @Command(name = "char-mlp", mixinStandardHelpOptions = true,
-        description = "Train a next-character MLP with a DenseFeedForward block on text (default: bundled Shakespeare).")
+        description = "Train a next-character MLP with a DenseFeedForward block on text "
+                + "(default: bundled Shakespeare).")
 public final class CharMlpExample implements Callable<Integer> {
 
     @Option(names = "--text", description = "UTF-8 text file (default: bundled tiny Shakespeare)")
@@ -43,7 +44,8 @@ public final class CharMlpExample implements Callable<Integer> {
     int dModel;
     @Option(names = "--d-ff", defaultValue = "384", description = "feed-forward width (default: ${DEFAULT-VALUE})")
     int dFf;
-    @Option(names = "--sample-length", defaultValue = "300", description = "characters to generate (default: ${DEFAULT-VALUE})")
+    @Option(names = "--sample-length", defaultValue = "300", description = "characters to generate "
+            + "(default: ${DEFAULT-VALUE})")
     int sampleLength;
     @Option(names = "--seed", defaultValue = "42", description = "random seed (default: ${DEFAULT-VALUE})")
     long seed;

@@ -72,7 +72,8 @@ final class CharWindows {
 
     /** A fixed validation set drawn with {@code seed}. */
     DataSet validation(long seed) {
-        return windows(split, text.length(), Math.min(VALIDATION_EXAMPLES, text.length() - split - context), new Random(seed));
+        return windows(split, text.length(), Math.min(VALIDATION_EXAMPLES, text.length() - split - context),
+                new Random(seed));
     }
 
     private DataSet windows(int from, int to, int count, Random random) {

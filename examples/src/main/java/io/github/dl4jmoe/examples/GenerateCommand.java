@@ -17,7 +17,8 @@ public final class GenerateCommand implements Callable<Integer> {
     Path model;
     @Option(names = "--prompt", defaultValue = "ROMEO:", description = "text to continue (default: ${DEFAULT-VALUE})")
     String prompt;
-    @Option(names = "--length", defaultValue = "500", description = "characters to generate (default: ${DEFAULT-VALUE})")
+    @Option(names = "--length", defaultValue = "500", description = "characters to generate "
+            + "(default: ${DEFAULT-VALUE})")
     int length;
     @Option(names = "--temperature", defaultValue = "0.8", description = "below 1 is more conservative, above 1 more "
             + "varied (default: ${DEFAULT-VALUE})")

@@ -75,11 +75,13 @@ public final class HarderTasksExample implements Callable<Integer> {
     int batchSize;
     @Option(names = "--experts", defaultValue = "8", description = "routed experts E (default: ${DEFAULT-VALUE})")
     int experts;
-    @Option(names = "--expert-hidden", defaultValue = "8", description = "hidden width of each expert (default: ${DEFAULT-VALUE})")
+    @Option(names = "--expert-hidden", defaultValue = "8", description = "hidden width of each expert "
+            + "(default: ${DEFAULT-VALUE})")
     int expertHidden;
     @Option(names = "--d-model", defaultValue = "32", description = "embedding width (default: ${DEFAULT-VALUE})")
     int dModel;
-    @Option(names = "--threshold", defaultValue = "0.4", description = "top-p threshold p (default: ${DEFAULT-VALUE}, the paper's)")
+    @Option(names = "--threshold", defaultValue = "0.4", description = "top-p threshold p "
+            + "(default: ${DEFAULT-VALUE}, the paper's)")
     double threshold;
     @Option(names = "--entropy", defaultValue = "1e-4",
             description = "dynamic (entropy) loss coefficient beta (default: ${DEFAULT-VALUE}, the paper's)")
@@ -112,9 +114,11 @@ public final class HarderTasksExample implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), e.getMessage(), e);
         }
         Result r = run();
-        System.out.printf(Locale.ROOT, "held-out easy examples: accuracy %.3f, experts per token %.3f (untrained %.3f)%n",
+        System.out.printf(Locale.ROOT,
+                "held-out easy examples: accuracy %.3f, experts per token %.3f (untrained %.3f)%n",
                 r.easyAccuracy(), r.easyMeanExperts(), r.initialEasyMeanExperts());
-        System.out.printf(Locale.ROOT, "held-out hard examples: accuracy %.3f, experts per token %.3f (untrained %.3f)%n",
+        System.out.printf(Locale.ROOT,
+                "held-out hard examples: accuracy %.3f, experts per token %.3f (untrained %.3f)%n",
                 r.hardAccuracy(), r.hardMeanExperts(), r.initialHardMeanExperts());
         System.out.printf(Locale.ROOT, "hard - easy: %+.3f experts per token (top-p p=%s, E=%d)%n",
                 r.hardMeanExperts() - r.easyMeanExperts(), threshold, experts);
@@ -163,7 +167,8 @@ public final class HarderTasksExample implements Callable<Integer> {
 
     private static void require(boolean ok, String option, Object value, String requirement, String fix) {
         if (!ok) {
-            throw new IllegalArgumentException(option + " must be " + requirement + ", got " + value + " (" + fix + ")");
+            throw new IllegalArgumentException(option + " must be " + requirement + ", got " + value
+                    + " (" + fix + ")");
         }
     }
 

@@ -46,7 +46,8 @@ public final class MoeBench implements Callable<Integer> {
     int expertHidden;
     @Option(names = "--steps", defaultValue = "10", description = "timed steps per variant (default: ${DEFAULT-VALUE})")
     int steps;
-    @Option(names = "--warmup", defaultValue = "3", description = "untimed steps per variant (default: ${DEFAULT-VALUE})")
+    @Option(names = "--warmup", defaultValue = "3", description = "untimed steps per variant "
+            + "(default: ${DEFAULT-VALUE})")
     int warmup;
 
     /** Mean milliseconds per forward + backward step of each variant. */
@@ -73,7 +74,8 @@ public final class MoeBench implements Callable<Integer> {
         MultiLayerNetwork dense = network(true);
         dense.setParams(dispatch.params());
         MultiLayerNetwork activeWidth = network(new DenseFeedForward.Builder()
-                .dFf((long) (topP == null ? topK : 1) * expertHidden).activation(FfnActivation.SWIGLU).hasBias(false).build());
+                .dFf((long) (topP == null ? topK : 1) * expertHidden).activation(FfnActivation.SWIGLU).hasBias(false)
+                .build());
         INDArray x = Nd4j.randn(DataType.FLOAT, tokens, dim);
         INDArray y = Nd4j.randn(DataType.FLOAT, tokens, dim);
         for (MultiLayerNetwork net : new MultiLayerNetwork[] {dispatch, dense, activeWidth}) {
@@ -114,7 +116,8 @@ public final class MoeBench implements Callable<Integer> {
                 .seed(1).dataType(DataType.FLOAT).updater(new Sgd(1e-3))
                 .list()
                 .layer(block)
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(dim).activation(Activation.IDENTITY).build())
+                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(dim)
+                        .activation(Activation.IDENTITY).build())
                 .setInputType(InputType.feedForward(dim))
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);

@@ -32,7 +32,8 @@ public final class PeerBench implements Callable<Integer> {
     int tokens;
     @Option(names = "--dim", defaultValue = "256", description = "d_model (default: ${DEFAULT-VALUE})")
     int dim;
-    @Option(names = "--experts", defaultValue = "65536", description = "N, a perfect square (default: ${DEFAULT-VALUE})")
+    @Option(names = "--experts", defaultValue = "65536", description = "N, a perfect square "
+            + "(default: ${DEFAULT-VALUE})")
     long experts;
     @Option(names = "--heads", defaultValue = "8", description = "heads (default: ${DEFAULT-VALUE})")
     int heads;
@@ -44,7 +45,8 @@ public final class PeerBench implements Callable<Integer> {
     int steps;
     @Option(names = "--warmup", defaultValue = "2", description = "untimed steps (default: ${DEFAULT-VALUE})")
     int warmup;
-    @Option(names = "--updater", defaultValue = "sgd", description = "sgd (as the reference) or adam (default: ${DEFAULT-VALUE})")
+    @Option(names = "--updater", defaultValue = "sgd", description = "sgd (as the reference) or adam "
+            + "(default: ${DEFAULT-VALUE})")
     String updater;
     @Option(names = "--full-step", description = "let DL4J step the whole parameter vector, expert tables included "
             + "(without HostUpdatedStep; for comparison)")

@@ -116,8 +116,8 @@ public final class RoutingReport {
             throw new IllegalArgumentException("RoutingReport: maxBatches must be at least 1, got " + maxBatches);
         }
         if (!(model instanceof MultiLayerNetwork) && !(model instanceof ComputationGraph)) {
-            throw new IllegalArgumentException("RoutingReport: model must be a MultiLayerNetwork or ComputationGraph, got "
-                    + model.getClass().getName());
+            throw new IllegalArgumentException("RoutingReport: model must be a MultiLayerNetwork or ComputationGraph, "
+                    + "got " + model.getClass().getName());
         }
         if (data.resetSupported()) {
             data.reset();
@@ -147,7 +147,8 @@ public final class RoutingReport {
             }
             if (retrieved.containsKey(name) && conf instanceof PeerLayer p) {
                 int[][] all = retrieved.get(name).stream().flatMap(Stream::of).toArray(int[][]::new);
-                peer.put(name, new PeerLayerReport(name, p.getTopK(), ExpertUsage.of(all, p.getNumExperts(), p.getHeads())));
+                peer.put(name, new PeerLayerReport(name, p.getTopK(),
+                        ExpertUsage.of(all, p.getNumExperts(), p.getHeads())));
             }
         }
         if (moe.isEmpty() && peer.isEmpty()) {
@@ -174,7 +175,8 @@ public final class RoutingReport {
     static String routing(org.deeplearning4j.nn.conf.layers.Layer conf) {
         if (conf instanceof MoeFeedForward m) {
             if (m.getRouter() instanceof TopPRouter p) {
-                return "top-p p=" + p.getP() + (p.getMaxExperts() == TopPRouter.NO_CAP ? "" : " max=" + p.getMaxExperts());
+                return "top-p p=" + p.getP()
+                        + (p.getMaxExperts() == TopPRouter.NO_CAP ? "" : " max=" + p.getMaxExperts());
             }
             if (m.getRouter() instanceof TopKRouter k) {
                 return "top-k k=" + k.getK();
@@ -293,7 +295,8 @@ public final class RoutingReport {
             for (PeerLayerReport p : peer.values()) {
                 ExpertUsage u = p.usage();
                 out.printf(Locale.ROOT, "%s,%d,%d,%d,%d,%d,%.6f,%.6f%n", csvField(p.layer()), u.numExperts(),
-                        u.perHeadUsage().length, p.topK(), p.tokens(), u.retrievals(), u.usedFraction(), u.unevenness());
+                        u.perHeadUsage().length, p.topK(), p.tokens(), u.retrievals(), u.usedFraction(),
+                        u.unevenness());
             }
         }
         return file;

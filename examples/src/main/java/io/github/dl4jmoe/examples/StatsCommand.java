@@ -140,7 +140,8 @@ public final class StatsCommand implements Callable<Integer> {
             throw usage("--text: " + e.getMessage());
         }
         int vocabulary = validation.vocabulary().size();
-        long nIn = first instanceof FeedForwardLayer ff ? ff.getNIn() : first instanceof BaseMoeLayer moe ? moe.getNIn() : -1;
+        long nIn = first instanceof FeedForwardLayer ff ? ff.getNIn()
+                : first instanceof BaseMoeLayer moe ? moe.getNIn() : -1;
         if (nIn >= 0 && nIn != vocabulary) {
             throw usage(String.format("--model: its first layer (%s, %s) takes %d %s, but the text has %d distinct "
                             + "characters (pass --text with the text the model was trained on%s)", first.getLayerName(),

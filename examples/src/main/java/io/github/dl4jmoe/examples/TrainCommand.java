@@ -74,9 +74,11 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--sample-length", defaultValue = "300", description = "characters to print after training "
             + "(default: ${DEFAULT-VALUE})")
     int sampleLength;
-    @Option(names = "--prompt", defaultValue = "ROMEO:", description = "start of the sample (default: ${DEFAULT-VALUE})")
+    @Option(names = "--prompt", defaultValue = "ROMEO:", description = "start of the sample "
+            + "(default: ${DEFAULT-VALUE})")
     String prompt;
-    @Option(names = "--temperature", defaultValue = "0.8", description = "sampling temperature (default: ${DEFAULT-VALUE})")
+    @Option(names = "--temperature", defaultValue = "0.8", description = "sampling temperature "
+            + "(default: ${DEFAULT-VALUE})")
     double temperature;
 
     /**
@@ -106,7 +108,8 @@ public final class TrainCommand implements Callable<Integer> {
 
     public Result run(PrintStream log) throws IOException {
         validateOptions();
-        String corpus = text == null ? BundledText.TINY_SHAKESPEARE.read() : Files.readString(text, StandardCharsets.UTF_8);
+        String corpus = text == null ? BundledText.TINY_SHAKESPEARE.read()
+                : Files.readString(text, StandardCharsets.UTF_8);
         CharLanguageModel model = resume != null ? CharLanguageModel.load(resume)
                 : modelOptions.newModel(CharacterVocabulary.of(corpus));
         CharacterIterator train = iterator(corpus, model.vocabulary(), Split.TRAIN, true);
@@ -197,7 +200,9 @@ public final class TrainCommand implements Callable<Integer> {
         return known.length() > 0 ? known.toString() : String.valueOf(model.vocabulary().charAt(0));
     }
 
-    /** Mean experts per token of each MoE layer after the last forward pass, e.g. " (experts/token: block0-ffn 1.83)". */
+    /**
+     * Mean experts per token of each MoE layer after the last forward pass, e.g. " (experts/token: block0-ffn 1.83)".
+     */
     static String routingSummary(ComputationGraph net) {
         Map<String, RoutingStatistics> stats = RoutingStatistics.of(net);
         if (stats.isEmpty()) {

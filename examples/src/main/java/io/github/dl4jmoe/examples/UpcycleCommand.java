@@ -20,19 +20,21 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * Upcycles every {@link DenseFeedForward} block of a {@code char-mlp} checkpoint into a {@link FineRMoeLayer}, saves the
- * result, and optionally continues training the dense and the upcycled model on the same batches, reporting
+ * Upcycles every {@link DenseFeedForward} block of a {@code char-mlp} checkpoint into a {@link FineRMoeLayer}, saves
+ * the result, and optionally continues training the dense and the upcycled model on the same batches, reporting
  * validation loss and time per step of each.
  */
 @Command(name = "upcycle", mixinStandardHelpOptions = true,
-        description = "Dense char-mlp checkpoint in, FineRMoE checkpoint out; optional continued training side by side.")
+        description = "Dense char-mlp checkpoint in, FineRMoE checkpoint out; optional continued training "
+                + "side by side.")
 public final class UpcycleCommand implements Callable<Integer> {
 
     @Option(names = "--dense", required = true, description = "dense checkpoint (char-mlp --save)")
     Path dense;
     @Option(names = "--out", required = true, description = "where to write the upcycled model")
     Path out;
-    @Option(names = "--mode", defaultValue = "PRESERVING", description = "AUTHORS or PRESERVING (default: ${DEFAULT-VALUE})")
+    @Option(names = "--mode", defaultValue = "PRESERVING", description = "AUTHORS or PRESERVING "
+            + "(default: ${DEFAULT-VALUE})")
     UpcycleMode mode;
     @Option(names = "--input-granularity", defaultValue = "4", description = "G_I (default: ${DEFAULT-VALUE})")
     int inputGranularity;
@@ -46,14 +48,17 @@ public final class UpcycleCommand implements Callable<Integer> {
     Integer topInput;
     @Option(names = "--shared", description = "add a gated shared expert of the dense width")
     boolean shared;
-    @Option(names = "--steps", defaultValue = "0", description = "continued training steps for both models (default: ${DEFAULT-VALUE})")
+    @Option(names = "--steps", defaultValue = "0", description = "continued training steps for both models "
+            + "(default: ${DEFAULT-VALUE})")
     int steps;
     @Option(names = "--batch", defaultValue = "128", description = "minibatch size (default: ${DEFAULT-VALUE})")
     int batch;
     @Option(names = "--lr", description = "learning rate of continued training for both models (default: as saved); "
-            + "the upcycled model starts with a fresh updater, so a lower rate avoids a jump away from the dense optimum")
+            + "the upcycled model starts with a fresh updater, so a lower rate avoids a jump away from the dense "
+            + "optimum")
     Double learningRate;
-    @Option(names = "--text", description = "UTF-8 text the checkpoint was trained on (default: bundled tiny Shakespeare)")
+    @Option(names = "--text", description = "UTF-8 text the checkpoint was trained on "
+            + "(default: bundled tiny Shakespeare)")
     Path text;
     @Option(names = "--seed", defaultValue = "7", description = "random seed (default: ${DEFAULT-VALUE})")
     long seed;
@@ -72,7 +77,8 @@ public final class UpcycleCommand implements Callable<Integer> {
         System.out.printf("upcycled %d block(s) with %s%n", r.converted(), mode);
         System.out.printf("validation loss at upcycling: dense %.4f, upcycled %.4f%n", r.denseBefore(), r.moeBefore());
         if (steps > 0) {
-            System.out.printf("after %d more steps:        dense %.4f, upcycled %.4f%n", steps, r.denseAfter(), r.moeAfter());
+            System.out.printf("after %d more steps:        dense %.4f, upcycled %.4f%n", steps, r.denseAfter(),
+                    r.moeAfter());
             System.out.printf("time per step:               dense %.1f ms, upcycled %.1f ms%n", r.denseMillisPerStep(),
                     r.moeMillisPerStep());
         }

@@ -62,6 +62,7 @@ class HarderTasksExampleTest {
         StringWriter err = new StringWriter();
         cl.setErr(new PrintWriter(err));
         assertEquals(2, cl.execute("harder-tasks", "--threshold", "1.5", "--epochs", "1"));
-        assertTrue(err.toString().contains("--threshold must be in (0, 1], got 1.5 (the paper uses 0.4)"), err.toString());
+        assertTrue(err.toString().contains("--threshold must be in (0, 1], got 1.5 (the paper uses 0.4)"),
+                err.toString());
     }
 }

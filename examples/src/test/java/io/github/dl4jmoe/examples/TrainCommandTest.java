@@ -47,14 +47,16 @@ class TrainCommandTest {
         assertTrue(r.validationLoss() > 0 && r.validationLoss() < Math.log(16), "validation " + r.validationLoss());
         assertEquals(18, r.sample().length());
         String printed = log.toString(StandardCharsets.UTF_8);
-        assertTrue(printed.contains("step 5: validation loss") && printed.contains("step 10: validation loss"), printed);
+        assertTrue(printed.contains("step 5: validation loss") && printed.contains("step 10: validation loss"),
+                printed);
         assertTrue(printed.contains("experts/token"), "routing summary of the top-p block: " + printed);
 
         CharLanguageModel saved = CharLanguageModel.load(r.model());
         assertEquals(8, saved.contextLength());
         assertEquals(r.validationLoss(), saved.validationLoss(
                 io.github.dl4jmoe.zoo.data.CharacterIterator.builder().text(TEXT).vocabulary(saved.vocabulary())
-                        .sequenceLength(8).batchSize(8).split(io.github.dl4jmoe.zoo.data.CharacterIterator.Split.VALIDATION)
+                        .sequenceLength(8).batchSize(8)
+                        .split(io.github.dl4jmoe.zoo.data.CharacterIterator.Split.VALIDATION)
                         .shuffle(false).seed(42).build()), 1e-5, "validation loss of the saved model");
     }
 
@@ -81,7 +83,8 @@ class TrainCommandTest {
 
     @Test
     void resumesASavedModelAndGeneratesFromIt(@TempDir Path dir) throws IOException {
-        assertEquals(0, MoeExamples.commandLine().execute(prepend("train", tiny(dir, "--steps", "2", "--sample-length", "0"))));
+        assertEquals(0, MoeExamples.commandLine().execute(prepend("train", tiny(dir, "--steps", "2",
+                "--sample-length", "0"))));
         Path model = dir.resolve("lm.zip");
         assertEquals(0, MoeExamples.commandLine().execute(prepend("train", tiny(dir, "--steps", "1", "--resume",
                 model.toString(), "--sample-length", "0"))));
@@ -100,7 +103,8 @@ class TrainCommandTest {
         CommandLine cli = MoeExamples.commandLine();
         cli.getSubcommands().values().forEach(c -> c.setErr(new PrintWriter(err)));
         assertEquals(1, cli.execute(prepend("train", tiny(dir, "--ffn", "dense,peer,dense"))));
-        assertTrue(err.toString().contains("train: --ffn names 5 kinds for 2 layers"), err.toString()); // the option accumulates
+        // the option accumulates
+        assertTrue(err.toString().contains("train: --ffn names 5 kinds for 2 layers"), err.toString());
         assertEquals(1, cli.execute("generate", "--model", dir.resolve("missing.zip").toString()));
         assertTrue(err.toString().contains("missing.zip"), err.toString());
         assertEquals(1, cli.execute(prepend("train", tiny(dir, "--workers", "0"))));

@@ -19,8 +19,8 @@ class UpcycleCommandTest {
     void upcyclesACharMlpCheckpointPreservingItsLossAndKeepsTraining(@TempDir Path dir) throws Exception {
         Path dense = dir.resolve("dense.zip");
         Path moe = dir.resolve("moe.zip");
-        assertEquals(0, MoeExamples.commandLine().execute("char-mlp", "--steps", "20", "--batch", "32", "--d-model", "16",
-                "--d-ff", "16", "--sample-length", "5", "--save", dense.toString()));
+        assertEquals(0, MoeExamples.commandLine().execute("char-mlp", "--steps", "20", "--batch", "32",
+                "--d-model", "16", "--d-ff", "16", "--sample-length", "5", "--save", dense.toString()));
 
         UpcycleCommand command = new UpcycleCommand();
         new CommandLine(command).parseArgs("--dense", dense.toString(), "--out", moe.toString(), "--steps", "3",

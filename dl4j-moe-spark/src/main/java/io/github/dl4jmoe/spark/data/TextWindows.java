@@ -40,7 +40,9 @@ public final class TextWindows {
         return sc.parallelize(windows, partitions).map(window -> encode(window, vocabulary, length));
     }
 
-    /** The windows' texts, {@code T + 1} characters each but the last; as many as {@link CharacterIterator#windows()}. */
+    /**
+     * The windows' texts, {@code T + 1} characters each but the last; as many as {@link CharacterIterator#windows()}.
+     */
     public static List<String> windows(String text, int length) {
         if (length < 1) {
             throw new IllegalArgumentException("TextWindows: length must be at least 1, got " + length);

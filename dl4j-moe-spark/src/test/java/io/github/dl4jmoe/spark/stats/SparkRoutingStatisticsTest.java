@@ -51,7 +51,8 @@ class SparkRoutingStatisticsTest {
         RoutingStatistics second = parts.get(1).get(TOP_P_LAYER);
         assertTrue(first.tokens() > 0 && second.tokens() > 0, first + " / " + second);
         assertEquals(first.tokens() + second.tokens(), merged.get(TOP_P_LAYER).tokens());
-        assertEquals(text.length() - 1, merged.get(TOP_P_LAYER).tokens(), "every predicted character, masked steps not");
+        assertEquals(text.length() - 1, merged.get(TOP_P_LAYER).tokens(),
+                "every predicted character, masked steps not");
         assertEquals(onThe(net, data.glom().collect()), merged.get(TOP_P_LAYER), "the same minibatches on the driver");
         assertTrue(merged.get(TOP_P_LAYER).meanExpertsPerToken() >= 1, merged.get(TOP_P_LAYER).toString());
     }

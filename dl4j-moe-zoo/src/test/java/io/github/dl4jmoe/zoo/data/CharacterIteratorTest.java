@@ -68,7 +68,8 @@ class CharacterIteratorTest {
         CharacterIterator validation = tiny().split(Split.VALIDATION).build();
         assertEquals("yz0123", validation.text());
         assertEquals(train.vocabulary(), validation.vocabulary());
-        assertEquals(List.of("yz01", "2"), decode(validation.next(), validation.vocabulary(), false));  // "3" is only a label
+        // "3" is only a label
+        assertEquals(List.of("yz01", "2"), decode(validation.next(), validation.vocabulary(), false));
         assertFalse(validation.hasNext());
     }
 
