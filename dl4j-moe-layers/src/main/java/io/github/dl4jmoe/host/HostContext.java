@@ -4,8 +4,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.learning.config.IUpdater;
 
 /**
- * What a {@link LayerGraph.HostFunction} (Java code computing a layer's output, see {@link LayerGraph#hostOutput}) can
- * read and write during one pass of a layer.
+ * What a {@link HostFunction} (Java code computing a layer's output: a layer's eager path, or a host output inside
+ * its graph) can read and write during one pass of a layer.
  */
 public interface HostContext {
 
@@ -28,4 +28,11 @@ public interface HostContext {
     int iteration();
 
     int epoch();
+
+    /**
+     * The factor of auxiliary-loss gradients: DL4J's loss gradients are sums over the minibatch (the updater divides
+     * by its size) while auxiliary losses are means over tokens, so their gradients are scaled by the minibatch size,
+     * or by 1 when the network does not divide by it.
+     */
+    double auxScale();
 }

@@ -4,6 +4,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 
+import io.github.dl4jmoe.host.HostFunction;
 import io.github.dl4jmoe.peer.PeerKeys;
 import io.github.dl4jmoe.peer.PeerRetrieval;
 import io.github.dl4jmoe.peer.ProductKeyLayer;
@@ -209,12 +210,22 @@ public class PeerLayer extends BaseMoeLayer implements ProductKeyLayer {
         }
     }
 
+    /** What the computation needs of this config. */
+    private PeerRetrieval.Settings settings() {
+        return new PeerRetrieval.Settings(heads, topK, keySize, subKeys(), candidates, sharedKeys,
+                queryNorm.normalization(), gate == Gate.SIGMOID, activation.function(),
+                tableUpdates == TableUpdates.SPARSE, nOut);
+    }
+
+    /** The graph is the host function's output: PEER's search and sparse tables have no graph formulation. */
     @Override
     public SDVariable defineTokens(LayerGraph g) {
-        PeerRetrieval.Settings settings = new PeerRetrieval.Settings(heads, topK, keySize, subKeys(), candidates,
-                sharedKeys, queryNorm.normalization(), gate == Gate.SIGMOID, activation.function(),
-                tableUpdates == TableUpdates.SPARSE, nOut);
-        return g.hostOutput(HOST_OUTPUT, nOut, new PeerRetrieval(settings), new SDVariable[] {g.input()});
+        return g.hostOutput(HOST_OUTPUT, nOut, new PeerRetrieval(settings()), new SDVariable[] {g.input()});
+    }
+
+    @Override
+    public HostFunction<?> eagerFunction() {
+        return new PeerRetrieval(settings());
     }
 
     @Override

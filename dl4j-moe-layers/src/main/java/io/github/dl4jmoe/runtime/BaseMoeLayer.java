@@ -7,6 +7,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 
+import io.github.dl4jmoe.host.HostContext;
+import io.github.dl4jmoe.host.HostFunction;
 import org.deeplearning4j.exception.DL4JInvalidConfigException;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
@@ -40,11 +42,14 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
 
     protected long nIn;
     protected long nOut;
+    /** Configs saved before execution modes existed load with the default, EAGER. */
+    private ExecutionMode executionMode = ExecutionMode.EAGER;
 
     protected BaseMoeLayer(Builder<?> builder) {
         super(builder);
         this.nIn = builder.nIn;
         this.nOut = builder.nOut != 0 ? builder.nOut : builder.nIn;
+        this.executionMode = builder.executionMode;
     }
 
     /** For Jackson. */
@@ -57,6 +62,21 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
      * @return the output, {@code [tokens, nOut]}
      */
     public abstract SDVariable defineTokens(LayerGraph graph);
+
+    /**
+     * The layer's eager computation on its tokens: a function of one input, the tokens {@code [n, nIn]}, returning
+     * {@code [n, nOut]}, with its own backward pass that writes every parameter's gradient
+     * ({@link HostContext#gradient}), adds its auxiliary losses' gradients and updates its state. A new instance per
+     * call (the runtime keeps one per layer instance). Null when the layer has none: it then runs its graph.
+     */
+    public HostFunction<?> eagerFunction() {
+        return null;
+    }
+
+    /** Whether this layer runs its eager path: it has one and its execution mode is EAGER. */
+    public boolean runsEager() {
+        return executionMode != ExecutionMode.GRAPH && eagerFunction() != null;
+    }
 
     /**
      * Checks every field, throwing {@link DL4JInvalidConfigException} with a message that names this layer, the field,
@@ -111,6 +131,8 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
         require(nIn >= 0, "nIn", nIn, "must be positive",
                 "set nIn(...) or let the network infer it from setInputType(...)");
         require(nOut >= 0, "nOut", nOut, "must be positive", "set nOut(...), or leave it unset to use nIn");
+        require(executionMode != null, "executionMode", null, "must be set",
+                "use ExecutionMode.EAGER (default) or ExecutionMode.GRAPH");
     }
 
     // ----------------------------------------------------------------------------------------------------------------
@@ -199,6 +221,14 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
         return stateParamKeys().contains(paramName) || hostUpdatedParamKeys().contains(paramName);
     }
 
+    public ExecutionMode getExecutionMode() {
+        return executionMode;
+    }
+
+    public void setExecutionMode(ExecutionMode executionMode) {
+        this.executionMode = executionMode;
+    }
+
     public long getNIn() {
         return nIn;
     }
@@ -224,18 +254,28 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
             return false;
         }
         BaseMoeLayer that = (BaseMoeLayer) o;
-        return nIn == that.nIn && nOut == that.nOut;
+        return nIn == that.nIn && nOut == that.nOut && executionMode == that.executionMode;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(super.hashCode(), nIn, nOut);
+        return Objects.hash(super.hashCode(), nIn, nOut, executionMode);
     }
 
     /** Builder base: widths plus everything DL4J's SameDiff layer builders offer (updater, weight init, l2, ...). */
     public abstract static class Builder<T extends Builder<T>> extends SameDiffLayer.Builder<T> {
         protected long nIn;
         protected long nOut;
+        protected ExecutionMode executionMode = ExecutionMode.EAGER;
+
+        /**
+         * EAGER (default): the layer's eager path, where it has one; GRAPH: its SameDiff graph, the reference.
+         */
+        @SuppressWarnings("unchecked")
+        public T executionMode(ExecutionMode executionMode) {
+            this.executionMode = executionMode;
+            return (T) this;
+        }
 
         /** Input width; may be left unset when the network is given {@code setInputType(...)}. */
         @SuppressWarnings("unchecked")

@@ -31,7 +31,14 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.regularization.Regularization;
 
 /**
- * The DL4J runtime layer of every {@link BaseMoeLayer}: builds the layer's SameDiff graph once and runs it.
+ * The DL4J runtime layer of every {@link BaseMoeLayer}: runs the layer's eager path, or builds its SameDiff graph once
+ * and runs that.
+ *
+ * <h2>Eager execution</h2>
+ * A layer that {@link BaseMoeLayer#runsEager() runs eagerly} is a {@link HostFunction} of its tokens: the forward
+ * pass returns the output, its statistics and its auxiliary score; the backward pass, given dL/d(output), writes every
+ * parameter gradient, adds the auxiliary losses' gradients (scaled by {@link HostContext#auxScale()}) and returns
+ * dL/d(tokens). No graph is built. What follows describes the graph path, which the eager path must equal.
  *
  * <h2>Exact gradients</h2>
  * DL4J's stock runtime seeds backprop with an "external errors" op and M2.1 returns gradients exactly twice too large.
@@ -65,6 +72,8 @@ public class MoeLayerRuntime extends SameDiffLayer {
     private static final String SAMEDIFF_CHATTER = "Added differentiated op ";
 
     private LayerGraph graph;
+    /** The layer's eager computation when it runs eagerly (see {@link BaseMoeLayer#runsEager()}), else null. */
+    private final HostFunction<?> eager;
     /** The host output's latest training forward pass, reused by the backward pass that follows it. */
     private HostPass hostPass;
     /** The gradient views of host-updated parameters already zeroed (see {@link #zeroGradients}). */
@@ -74,6 +83,8 @@ public class MoeLayerRuntime extends SameDiffLayer {
 
     public MoeLayerRuntime(NeuralNetConfiguration conf, DataType dataType) {
         super(conf, dataType);
+        BaseMoeLayer config = (BaseMoeLayer) conf.getLayer();
+        this.eager = config.runsEager() ? config.eagerFunction() : null;
     }
 
     private BaseMoeLayer config() {
@@ -101,6 +112,11 @@ public class MoeLayerRuntime extends SameDiffLayer {
             if (rows.count() == 0) {
                 recordNoTokens();
                 result = rows.toLayerShape(Nd4j.create(dataType, 0, config().getNOut()), config().getNOut());
+            } else if (eager != null) {
+                HostPass pass = eagerForward(rows, training);
+                hostPass = training ? pass : null;
+                record(Map.of(), pass);
+                result = rows.toLayerShape(pass.call().result().output(), config().getNOut());
             } else {
                 ensureGraph();
                 Map<String, INDArray> ph = placeholders(rows, training, null);
@@ -138,6 +154,15 @@ public class MoeLayerRuntime extends SameDiffLayer {
             if (rows.count() == 0) {
                 recordNoTokens();
                 inputGradient = Nd4j.zeros(input.dataType(), input.shape());
+            } else if (eager != null) {
+                INDArray epsilonTokens = rows.toTokens(epsilon).castTo(dataType);
+                HostPass pass = hostPass != null && hostPass.matches(input, getIterationCount()) ? hostPass
+                        : eagerForward(rows, true);
+                hostPass = null;
+                INDArray[] grads = pass.call().backward(new Host(rows.minibatch(), true), pass.inputs(),
+                        epsilonTokens);
+                record(Map.of(), pass);
+                inputGradient = rows.toLayerShape(grads[0].castTo(dataType), config().getNIn());
             } else {
                 ensureGraph();
                 if (!sameDiff.hasGradientFunction()) {
@@ -251,6 +276,13 @@ public class MoeLayerRuntime extends SameDiffLayer {
         return ph;
     }
 
+    /** The layer's eager forward pass on its tokens: no graph. */
+    private HostPass eagerForward(TokenRows rows, boolean training) {
+        INDArray[] values = {rows.tokens().castTo(dataType)};
+        HostCall<?> call = HostCall.forward(eager, new Host(rows.minibatch(), training), values, dataType);
+        return new HostPass(input, getIterationCount(), values, call);
+    }
+
     /** Evaluates the host output's inputs (one graph run) and runs its forward pass; the value joins {@code ph}. */
     private HostPass hostForward(Map<String, INDArray> ph, long minibatch, boolean training) {
         LayerGraph.HostOutput hostOutput = graph.hostOutput();
@@ -294,13 +326,15 @@ public class MoeLayerRuntime extends SameDiffLayer {
     }
 
     private void record(Map<String, INDArray> outputs, HostPass pass) {
-        double aux = 0.0;
-        for (LayerGraph.AuxLoss a : graph.auxLosses().values()) {
-            aux += a.coefficient() * outputs.get(a.value().name()).getDouble(0);
+        double aux = pass == null ? 0.0 : pass.call().result().auxScore();
+        Map<String, INDArray> stats = new LinkedHashMap<>();
+        if (graph != null) {
+            for (LayerGraph.AuxLoss a : graph.auxLosses().values()) {
+                aux += a.coefficient() * outputs.get(a.value().name()).getDouble(0);
+            }
+            graph.statistics().forEach((name, v) -> stats.put(name, outputs.get(v.name()).dup()));
         }
         lastAuxScore = aux;
-        Map<String, INDArray> stats = new LinkedHashMap<>();
-        graph.statistics().forEach((name, v) -> stats.put(name, outputs.get(v.name()).dup()));
         if (pass != null && pass.call().result().statistics() != null) {
             stats.putAll(pass.call().result().statistics());     // fresh arrays each pass: no copy
         }
@@ -373,6 +407,11 @@ public class MoeLayerRuntime extends SameDiffLayer {
         @Override
         public int epoch() {
             return getEpochCount();
+        }
+
+        @Override
+        public double auxScale() {
+            return conf().isMiniBatch() ? minibatch : 1.0;
         }
     }
 
