@@ -3,6 +3,8 @@ package io.github.dl4jmoe.layers;
 import java.util.Map;
 import java.util.Objects;
 
+import io.github.dl4jmoe.experts.DenseFunction;
+import io.github.dl4jmoe.host.HostFunction;
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import io.github.dl4jmoe.runtime.LayerGraph;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
@@ -99,6 +101,13 @@ public class DenseFeedForward extends BaseMoeLayer {
         SDVariable gate = activation.isGated() ? affine(g, x, W_GATE, B_GATE) : null;
         SDVariable hidden = activation.apply(sd, up, gate);             // [n, dFf]
         return affine(g, hidden, W_DOWN, B_DOWN);                       // [n, nOut]
+    }
+
+    @Override
+    public HostFunction<?> eagerFunction() {
+        boolean gated = activation.isGated();
+        return new DenseFunction(new DenseFunction.Keys(W_UP, gated ? W_GATE : null, W_DOWN, hasBias ? B_UP : null,
+                hasBias && gated ? B_GATE : null, hasBias ? B_DOWN : null), activation.function());
     }
 
     private SDVariable affine(LayerGraph g, SDVariable x, String weightKey, String biasKey) {
