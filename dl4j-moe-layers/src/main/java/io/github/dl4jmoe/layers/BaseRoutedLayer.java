@@ -5,7 +5,9 @@ import java.util.Map;
 import java.util.Objects;
 
 import io.github.dl4jmoe.experts.RoutedExperts;
+import io.github.dl4jmoe.experts.RoutedExpertsFunction;
 import io.github.dl4jmoe.experts.TokenDispatch;
+import io.github.dl4jmoe.host.HostFunction;
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import io.github.dl4jmoe.runtime.LayerGraph;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
@@ -68,6 +70,11 @@ public abstract class BaseRoutedLayer extends BaseMoeLayer {
     @Override
     public SDVariable defineTokens(LayerGraph g) {
         return RoutedExperts.define(settings(), g);
+    }
+
+    @Override
+    public HostFunction<?> eagerFunction() {
+        return new RoutedExpertsFunction(settings());
     }
 
     public FfnActivation getActivation() {

@@ -69,6 +69,35 @@ public class FineRRouter extends Router {
     }
 
     @Override
+    public double[] select(double[] logits, double[] probabilities, int numExperts) {
+        double[] selected = new double[logits.length];
+        int groupSize = outputExpansion * blockSize;
+        for (int row = 0; row < logits.length; row += numExperts) {
+            for (int group = 0; group < outputGranularity; group++) {
+                int groupStart = row + group * groupSize;
+                int best = 0;
+                double bestSum = Double.NEGATIVE_INFINITY;
+                for (int r = 0; r < outputExpansion; r++) {
+                    double sum = 0;
+                    for (int i = 0; i < blockSize; i++) {
+                        sum += logits[groupStart + r * blockSize + i];
+                    }
+                    if (sum > bestSum) {                                 // strict: ties keep the lower r_o
+                        bestSum = sum;
+                        best = r;
+                    }
+                }
+                int blockStart = groupStart + best * blockSize;
+                Integer[] order = descending(logits, blockStart, blockSize);
+                for (int j = 0; j < topInput; j++) {
+                    selected[blockStart + order[j]] = 1;
+                }
+            }
+        }
+        return selected;
+    }
+
+    @Override
     public void validate(String layer, long numExperts) {
         if (blockSize < 1 || outputGranularity < 1 || outputExpansion < 1) {
             throw invalid(layer, "router blocks", "G_I R_I = " + blockSize + ", G_O = " + outputGranularity

@@ -6,6 +6,8 @@ import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import org.deeplearning4j.exception.DL4JInvalidConfigException;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.shade.jackson.annotation.JsonTypeInfo;
 
 /**
@@ -38,6 +40,59 @@ public abstract class Router implements Serializable {
      * @param probabilities {@code softmax(logits)}, {@code [n, E]}
      */
     protected abstract SDVariable select(SameDiff sd, SDVariable logits, SDVariable probabilities, long numExperts);
+
+    /**
+     * The selection on arrays, for the eager path: the same 0/1 mask as {@link #select(SameDiff, SDVariable,
+     * SDVariable, long)}, row-major {@code [n, E]}. This default evaluates that graph on constants, so a router that
+     * defines only its graph still works eagerly; the built-in rules compute it directly.
+     *
+     * @param logits        router logits, row-major {@code [n, E]}
+     * @param probabilities {@code softmax(logits)} per row
+     */
+    public double[] select(double[] logits, double[] probabilities, int numExperts) {
+        int n = logits.length / numExperts;
+        SameDiff sd = SameDiff.create();
+        SDVariable l = sd.constant(Nd4j.createFromArray(logits).reshape(n, numExperts));
+        SDVariable p = sd.constant(Nd4j.createFromArray(probabilities).reshape(n, numExperts));
+        return select(sd, l, p, numExperts).eval().castTo(DataType.DOUBLE).data().asDouble();
+    }
+
+    /**
+     * Gates from probabilities and the selection, row-major {@code [n, E]}: {@code P * selected}, divided by their
+     * row sum when renormalising (as {@link #route} computes them).
+     */
+    public double[] gates(double[] probabilities, double[] selected, int numExperts) {
+        double[] gates = new double[probabilities.length];
+        for (int row = 0; row < probabilities.length; row += numExperts) {
+            double sum = 0;
+            for (int e = row; e < row + numExperts; e++) {
+                gates[e] = probabilities[e] * selected[e];
+                sum += gates[e];
+            }
+            if (renormalize) {
+                for (int e = row; e < row + numExperts; e++) {
+                    gates[e] /= sum;
+                }
+            }
+        }
+        return gates;
+    }
+
+    /**
+     * Indices {@code [from, from + count)} of {@code values} in descending order, ties to the lower index: the order
+     * of {@code TopK} in the graph.
+     */
+    protected static Integer[] descending(double[] values, int from, int count) {
+        Integer[] order = new Integer[count];
+        for (int i = 0; i < count; i++) {
+            order[i] = i;
+        }
+        java.util.Arrays.sort(order, (a, b) -> {
+            int byValue = Double.compare(values[from + b], values[from + a]);
+            return byValue != 0 ? byValue : Integer.compare(a, b);
+        });
+        return order;
+    }
 
     /**
      * Throws a {@link DL4JInvalidConfigException} whose message starts with {@code layer} and names the field, the

@@ -35,6 +35,18 @@ public class TopKRouter extends Router {
     }
 
     @Override
+    public double[] select(double[] logits, double[] probabilities, int numExperts) {
+        double[] selected = new double[probabilities.length];
+        for (int row = 0; row < probabilities.length; row += numExperts) {
+            Integer[] order = descending(probabilities, row, numExperts);
+            for (int j = 0; j < k; j++) {
+                selected[row + order[j]] = 1;
+            }
+        }
+        return selected;
+    }
+
+    @Override
     public void validate(String layer, long numExperts) {
         if (k < 1 || k > numExperts) {
             throw invalid(layer, "router k", k, "must be in [1, numExperts = " + numExperts + "]",

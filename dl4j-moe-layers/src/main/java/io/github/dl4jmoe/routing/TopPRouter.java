@@ -60,6 +60,29 @@ public class TopPRouter extends Router {
         return selected;
     }
 
+    /** Expert i is kept iff the mass ranked strictly ahead of it is below p (and, with a cap, its rank too). */
+    @Override
+    public double[] select(double[] logits, double[] probabilities, int numExperts) {
+        double[] selected = new double[probabilities.length];
+        for (int row = 0; row < probabilities.length; row += numExperts) {
+            for (int i = 0; i < numExperts; i++) {
+                double pi = probabilities[row + i];
+                double massAhead = 0;
+                int rank = 0;
+                for (int j = 0; j < numExperts; j++) {
+                    double pj = probabilities[row + j];
+                    if (pj > pi || (pj == pi && j < i)) {
+                        massAhead += pj;
+                        rank++;
+                    }
+                }
+                boolean kept = massAhead < p && (maxExperts == NO_CAP || rank < maxExperts);
+                selected[row + i] = kept ? 1 : 0;
+            }
+        }
+        return selected;
+    }
+
     /** {@code [1, E, E]} with 1 where j < i: among equal probabilities the lower index ranks ahead. */
     private static INDArray lowerIndex(long numExperts, SDVariable like) {
         INDArray m = Nd4j.zeros(like.dataType(), 1, numExperts, numExperts);

@@ -1,0 +1,397 @@
+package io.github.dl4jmoe.experts;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import io.github.dl4jmoe.host.HostArrays;
+import io.github.dl4jmoe.host.HostContext;
+import io.github.dl4jmoe.host.HostFunction;
+import io.github.dl4jmoe.host.HostResult;
+import io.github.dl4jmoe.routing.Router;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+/**
+ * The eager path of the routed-experts block ({@link RoutedExperts} is its graph and specification): the same
+ * function, computed with explicit ND4J products and Java loops, and its hand-written backward pass.
+ *
+ * <p>Forward: router logits {@code x W_router} and their softmax; the router's selection and gates on the host; per
+ * output group, the selected (token, expert) pairs grouped by expert in token order, pairs beyond an expert's capacity
+ * dropped ({@link TokenDispatch}'s rule); each expert runs once on the block of its tokens' rows
+ * ({@link FeedForwardPass}), and its gated rows are added into the tokens' output columns; then the optional concat
+ * projection and shared expert. The auxiliary losses and statistics are those of the graph.
+ *
+ * <p>Backward mirrors it: each expert's block gets its gated output gradient, the gates get
+ * {@code dL/dg[t, e] = dL/dy[t] . expert_e(x_t)}, and the router logits receive the gates' gradient through the
+ * softmax together with the auxiliary losses' gradients, scaled by {@link HostContext#auxScale()}.
+ */
+public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFunction.Saved> {
+
+    private final RoutedExperts.Settings s;
+
+    public RoutedExpertsFunction(RoutedExperts.Settings settings) {
+        this.s = settings;
+    }
+
+    /** One expert's block: its kept tokens in order, their gates, and its forward pass on their rows. */
+    public record ExpertBlock(int expert, int group, int[] tokens, FeedForwardPass.Forward pass) {
+    }
+
+    /** What the forward pass keeps for the backward pass. */
+    public record Saved(double[] logits, double[] probabilities, double[] selected, double[] gates, List<ExpertBlock> blocks,
+                 INDArray routed, FeedForwardPass.Forward shared, INDArray mix) {
+    }
+
+    @Override
+    public HostResult<Saved> forward(HostContext ctx, INDArray[] inputs) {
+        INDArray x = inputs[0];                                                        // [n, d]
+        int n = (int) x.size(0);
+        int experts = (int) s.numExperts();
+        int nOut = (int) s.nOut();
+        int width = (int) s.groupWidth();
+        Router router = s.router();
+        double[] logits = HostArrays.toDoubles(x.mmul(ctx.param(RoutedExperts.W_ROUTER)));   // [n, E]
+        double[] probabilities = softmax(logits, experts);
+        double[] selected = router.select(logits, probabilities, experts);
+        double[] gates = router.gates(probabilities, selected, experts);
+
+        Dispatch dispatch = dispatch(selected, n);
+        double[] y = new double[n * nOut];
+        List<ExpertBlock> blocks = new ArrayList<>();
+        INDArray[] expertWeights = expertWeights(ctx);
+        for (int e = 0; e < experts; e++) {
+            int[] tokens = dispatch.kept().get(e);
+            if (tokens.length == 0) {
+                continue;
+            }
+            int group = e / s.expertsPerGroup();
+            FeedForwardPass.Forward pass = FeedForwardPass.forward(expert(expertWeights, e), s.activation(),
+                    x.getRows(tokens));
+            double[] out = HostArrays.toDoubles(pass.output());                       // [m, nOut / G_O]
+            for (int r = 0; r < tokens.length; r++) {
+                double gate = gates[tokens[r] * experts + e];
+                int to = tokens[r] * nOut + group * width;
+                for (int c = 0; c < width; c++) {
+                    y[to + c] += gate * out[r * width + c];
+                }
+            }
+            blocks.add(new ExpertBlock(e, group, tokens, pass));
+        }
+        INDArray routed = HostArrays.fromDoubles(y, x.dataType(), n, nOut);
+        INDArray output = s.concatProjection() ? routed.mmul(ctx.param(RoutedExperts.W_CONCAT)) : routed;
+        FeedForwardPass.Forward shared = null;
+        INDArray mix = null;
+        if (s.sharedHidden() > 0) {
+            shared = FeedForwardPass.forward(sharedWeights(ctx), s.activation(), x);
+            if (s.sharedGate()) {
+                mix = Transforms.sigmoid(x.mmul(ctx.param(SharedExpert.W_MIX)), false);   // [n, 1]
+                output = output.add(shared.output().mulColumnVector(mix));
+            } else {
+                output = output.add(shared.output());
+            }
+        }
+        Map<String, INDArray> stats = statistics(selected, dispatch, n, x.dataType());
+        return new HostResult<>(output, new Saved(logits, probabilities, selected, gates, blocks, routed, shared, mix),
+                stats, auxScore(logits, probabilities, selected, n));
+    }
+
+    @Override
+    public INDArray[] backward(HostContext ctx, INDArray[] inputs, Saved saved, INDArray outputGradient) {
+        INDArray x = inputs[0];
+        int n = (int) x.size(0);
+        int experts = (int) s.numExperts();
+        int nOut = (int) s.nOut();
+        int width = (int) s.groupWidth();
+        INDArray dx = Nd4j.zeros(x.dataType(), x.shape());
+        if (saved.shared() != null) {
+            INDArray dShared = outputGradient;
+            if (saved.mix() != null) {
+                INDArray m = saved.mix();
+                dShared = outputGradient.mulColumnVector(m);
+                INDArray dMix = outputGradient.mul(saved.shared().output()).sum(true, 1)   // [n, 1]
+                        .muli(m).muli(m.rsub(1.0));
+                ctx.gradient(SharedExpert.W_MIX).assign(x.transpose().mmul(dMix));
+                dx.addi(dMix.mmul(ctx.param(SharedExpert.W_MIX).transpose()));
+            }
+            FeedForwardPass.Gradients g = FeedForwardPass.backward(sharedWeights(ctx), s.activation(), saved.shared(),
+                    dShared);
+            ctx.gradient(SharedExpert.W_UP).assign(g.up());
+            if (g.gate() != null) {
+                ctx.gradient(SharedExpert.W_GATE).assign(g.gate());
+            }
+            ctx.gradient(SharedExpert.W_DOWN).assign(g.down());
+            dx.addi(g.input());
+        }
+        INDArray dRouted = outputGradient;
+        if (s.concatProjection()) {
+            ctx.gradient(RoutedExperts.W_CONCAT).assign(saved.routed().transpose().mmul(outputGradient));
+            dRouted = outputGradient.mmul(ctx.param(RoutedExperts.W_CONCAT).transpose());
+        }
+        double[] dy = HostArrays.toDoubles(dRouted);                                   // [n, nOut]
+        double[] dGates = new double[n * experts];
+        INDArray[] expertWeights = expertWeights(ctx);
+        INDArray[] expertGrads = {Nd4j.zeros(x.dataType(), expertWeights[0].shape()),
+                expertWeights[1] == null ? null : Nd4j.zeros(x.dataType(), expertWeights[1].shape()),
+                Nd4j.zeros(x.dataType(), expertWeights[2].shape())};
+        for (ExpertBlock block : saved.blocks()) {
+            int[] tokens = block.tokens();
+            double[] out = HostArrays.toDoubles(block.pass().output());
+            double[] dOut = new double[tokens.length * width];
+            for (int r = 0; r < tokens.length; r++) {
+                int t = tokens[r];
+                int from = t * nOut + block.group() * width;
+                double gate = saved.gates()[t * experts + block.expert()];
+                double dot = 0;
+                for (int c = 0; c < width; c++) {
+                    dOut[r * width + c] = gate * dy[from + c];
+                    dot += dy[from + c] * out[r * width + c];
+                }
+                dGates[t * experts + block.expert()] = dot;
+            }
+            FeedForwardPass.Gradients g = FeedForwardPass.backward(expert(expertWeights, block.expert()),
+                    s.activation(), block.pass(), HostArrays.fromDoubles(dOut, x.dataType(), tokens.length, width));
+            expertGrads[0].slice(block.expert()).assign(g.up());
+            if (g.gate() != null) {
+                expertGrads[1].slice(block.expert()).assign(g.gate());
+            }
+            expertGrads[2].slice(block.expert()).assign(g.down());
+            INDArray dRows = g.input();
+            for (int r = 0; r < tokens.length; r++) {
+                dx.getRow(tokens[r]).addi(dRows.getRow(r));
+            }
+        }
+        ctx.gradient(RoutedExperts.W_EXPERT_UP).assign(expertGrads[0]);
+        if (expertGrads[1] != null) {
+            ctx.gradient(RoutedExperts.W_EXPERT_GATE).assign(expertGrads[1]);
+        }
+        ctx.gradient(RoutedExperts.W_EXPERT_DOWN).assign(expertGrads[2]);
+
+        double[] dLogits = logitGradients(saved, dGates, n, ctx.auxScale());
+        INDArray dl = HostArrays.fromDoubles(dLogits, x.dataType(), n, experts);
+        ctx.gradient(RoutedExperts.W_ROUTER).assign(x.transpose().mmul(dl));
+        dx.addi(dl.mmul(ctx.param(RoutedExperts.W_ROUTER).transpose()));
+        return new INDArray[] {dx};
+    }
+
+    /**
+     * dL/dlogits: the gates' gradient back through the (renormalised) gates and the softmax, plus the auxiliary
+     * losses' gradients times {@code scale}.
+     */
+    private double[] logitGradients(Saved saved, double[] dGates, int n, double scale) {
+        int experts = (int) s.numExperts();
+        double[] p = saved.probabilities();
+        double[] sel = saved.selected();
+        double[] dp = new double[p.length];
+        double[] load = s.loadBalance() > 0 ? columnMeans(sel, experts) : null;
+        for (int row = 0; row < p.length; row += experts) {
+            if (s.router().isRenormalize()) {                     // g = a / sum(a), a = P * sel
+                double sum = 0;
+                double dot = 0;
+                for (int e = row; e < row + experts; e++) {
+                    sum += p[e] * sel[e];
+                    dot += dGates[e] * saved.gates()[e];
+                }
+                for (int e = row; e < row + experts; e++) {
+                    dp[e] = sel[e] * (dGates[e] - dot) / sum;
+                }
+            } else {
+                for (int e = row; e < row + experts; e++) {
+                    dp[e] = sel[e] * dGates[e];
+                }
+            }
+            if (load != null) {                                   // d(E sum_i f_i mean_t P_ti) / dP_ti = E f_i / n
+                for (int e = 0; e < experts; e++) {
+                    dp[row + e] += scale * s.loadBalance() * experts * load[e] / n;
+                }
+            }
+        }
+        double[] dl = new double[p.length];
+        double[] l = saved.logits();
+        boolean entropy = s.router().isDynamic() && s.entropy() > 0;
+        for (int row = 0; row < p.length; row += experts) {
+            double pDotDp = 0;
+            double pDotL = 0;
+            for (int e = row; e < row + experts; e++) {
+                pDotDp += p[e] * dp[e];
+                pDotL += p[e] * l[e];
+            }
+            double lse = s.zLoss() > 0 ? logSumExp(l, row, experts) : 0;
+            for (int e = row; e < row + experts; e++) {
+                dl[e] = p[e] * (dp[e] - pDotDp);                             // softmax backward
+                if (entropy) {                                               // d(lse - sum P l)/dl = -P (l - P.l)
+                    dl[e] -= scale * s.entropy() * p[e] * (l[e] - pDotL) / n;
+                }
+                if (s.zLoss() > 0) {                                         // d(lse^2)/dl = 2 lse P
+                    dl[e] += scale * s.zLoss() * 2 * lse * p[e] / n;
+                }
+            }
+        }
+        return dl;
+    }
+
+    /** {@code sum_j coefficient_j * aux_j}, the auxiliary losses as the graph defines them. */
+    private double auxScore(double[] logits, double[] probabilities, double[] selected, int n) {
+        int experts = (int) s.numExperts();
+        double score = 0;
+        if (s.loadBalance() > 0) {
+            double[] f = columnMeans(selected, experts);
+            double[] q = columnMeans(probabilities, experts);
+            double sum = 0;
+            for (int e = 0; e < experts; e++) {
+                sum += f[e] * q[e];
+            }
+            score += s.loadBalance() * experts * sum;
+        }
+        boolean entropy = s.router().isDynamic() && s.entropy() > 0;
+        if (entropy || s.zLoss() > 0) {
+            double entropySum = 0;
+            double zSum = 0;
+            for (int row = 0; row < logits.length; row += experts) {
+                double lse = logSumExp(logits, row, experts);
+                double pDotL = 0;
+                for (int e = row; e < row + experts; e++) {
+                    pDotL += probabilities[e] * logits[e];
+                }
+                entropySum += lse - pDotL;
+                zSum += lse * lse;
+            }
+            if (entropy) {
+                score += s.entropy() * entropySum / n;
+            }
+            if (s.zLoss() > 0) {
+                score += s.zLoss() * zSum / n;
+            }
+        }
+        return score;
+    }
+
+    /** The kept tokens of each expert, in token order, and the capacity and drops of the pass. */
+    private record Dispatch(List<int[]> kept, long dropped, long capacity) {
+    }
+
+    /**
+     * {@link TokenDispatch}'s rule per output group: pair (t, e) is kept when fewer than C earlier tokens chose e;
+     * C is the group's largest load (dropless) or {@code max(1, ceil(factor * pairs / experts of the group))}.
+     * With dense compute nothing is dropped and the capacity reads n, as in the graph.
+     */
+    private Dispatch dispatch(double[] selected, int n) {
+        int experts = (int) s.numExperts();
+        int perGroup = s.expertsPerGroup();
+        int[] load = new int[experts];
+        for (int i = 0; i < selected.length; i++) {
+            if (selected[i] != 0) {
+                load[i % experts]++;
+            }
+        }
+        List<int[]> kept = new ArrayList<>();
+        long dropped = 0;
+        long capacity = 0;
+        for (int group = 0; group < s.outputGroups(); group++) {
+            int maxLoad = 0;
+            long pairs = 0;
+            for (int e = group * perGroup; e < (group + 1) * perGroup; e++) {
+                maxLoad = Math.max(maxLoad, load[e]);
+                pairs += load[e];
+            }
+            long c = s.capacityFactor() == TokenDispatch.DROPLESS || s.denseCompute() ? maxLoad
+                    : Math.max(1, (long) Math.ceil(pairs * (s.capacityFactor() / perGroup)));
+            capacity = Math.max(capacity, c);
+            for (int e = group * perGroup; e < (group + 1) * perGroup; e++) {
+                int keep = (int) Math.min(load[e], c);
+                int[] tokens = new int[keep];
+                int found = 0;
+                for (int t = 0; t < n && found < keep; t++) {
+                    if (selected[t * experts + e] != 0) {
+                        tokens[found++] = t;
+                    }
+                }
+                kept.add(tokens);
+                dropped += load[e] - keep;
+            }
+        }
+        return new Dispatch(kept, dropped, s.denseCompute() ? n : capacity);
+    }
+
+    private Map<String, INDArray> statistics(double[] selected, Dispatch dispatch, int n, DataType type) {
+        int experts = (int) s.numExperts();
+        double[] perToken = new double[n];
+        double[] load = new double[experts];
+        for (int i = 0; i < selected.length; i++) {
+            perToken[i / experts] += selected[i];
+            load[i % experts] += selected[i];
+        }
+        Map<String, INDArray> stats = new LinkedHashMap<>();
+        stats.put(RoutedExperts.STAT_EXPERTS_PER_TOKEN, HostArrays.fromDoubles(perToken, type, n));
+        stats.put(RoutedExperts.STAT_LOAD, HostArrays.fromDoubles(load, type, experts));
+        stats.put(RoutedExperts.STAT_DROPPED, Nd4j.scalar(type, (double) dispatch.dropped()));
+        stats.put(RoutedExperts.STAT_CAPACITY, Nd4j.scalar(type, (double) dispatch.capacity()));
+        return stats;
+    }
+
+    /** The expert tables {@code up, gate (or null), down}, copied once per pass (slices of parameter views are not
+     * safe on M2.1, see CONTRIBUTING). */
+    private INDArray[] expertWeights(HostContext ctx) {
+        return new INDArray[] {ctx.param(RoutedExperts.W_EXPERT_UP).dup(),
+                s.activation().isGated() ? ctx.param(RoutedExperts.W_EXPERT_GATE).dup() : null,
+                ctx.param(RoutedExperts.W_EXPERT_DOWN).dup()};
+    }
+
+    private static FeedForwardPass.Weights expert(INDArray[] weights, int e) {
+        return FeedForwardPass.Weights.of(weights[0].slice(e), weights[1] == null ? null : weights[1].slice(e),
+                weights[2].slice(e));
+    }
+
+    private FeedForwardPass.Weights sharedWeights(HostContext ctx) {
+        return FeedForwardPass.Weights.of(ctx.param(SharedExpert.W_UP),
+                s.activation().isGated() ? ctx.param(SharedExpert.W_GATE) : null, ctx.param(SharedExpert.W_DOWN));
+    }
+
+    /** Row-wise softmax of {@code [n, width]}, stabilised by the row maximum. */
+    static double[] softmax(double[] logits, int width) {
+        double[] p = new double[logits.length];
+        for (int row = 0; row < logits.length; row += width) {
+            double max = Double.NEGATIVE_INFINITY;
+            for (int e = row; e < row + width; e++) {
+                max = Math.max(max, logits[e]);
+            }
+            double sum = 0;
+            for (int e = row; e < row + width; e++) {
+                p[e] = Math.exp(logits[e] - max);
+                sum += p[e];
+            }
+            for (int e = row; e < row + width; e++) {
+                p[e] /= sum;
+            }
+        }
+        return p;
+    }
+
+    private static double logSumExp(double[] logits, int from, int width) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int e = from; e < from + width; e++) {
+            max = Math.max(max, logits[e]);
+        }
+        double sum = 0;
+        for (int e = from; e < from + width; e++) {
+            sum += Math.exp(logits[e] - max);
+        }
+        return Math.log(sum) + max;
+    }
+
+    /** Column means of a row-major {@code [n, width]} matrix. */
+    private static double[] columnMeans(double[] values, int width) {
+        double[] mean = new double[width];
+        int rows = values.length / width;
+        for (int i = 0; i < values.length; i++) {
+            mean[i % width] += values[i];
+        }
+        for (int e = 0; e < width; e++) {
+            mean[e] /= rows;
+        }
+        return mean;
+    }
+}
