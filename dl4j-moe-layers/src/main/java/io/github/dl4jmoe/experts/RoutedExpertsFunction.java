@@ -42,8 +42,8 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
     }
 
     /** What the forward pass keeps for the backward pass. */
-    public record Saved(double[] logits, double[] probabilities, double[] selected, double[] gates, List<ExpertBlock> blocks,
-                 INDArray routed, FeedForwardPass.Forward shared, INDArray mix) {
+    public record Saved(double[] logits, double[] probabilities, double[] selected, double[] gates,
+                        List<ExpertBlock> blocks, INDArray routed, FeedForwardPass.Forward shared, INDArray mix) {
     }
 
     @Override

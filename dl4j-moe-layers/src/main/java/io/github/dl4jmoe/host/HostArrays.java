@@ -39,7 +39,10 @@ public final class HostArrays {
     /** A new array of {@code type} and {@code shape} holding {@code values} in row-major order. */
     public static INDArray fromDoubles(double[] values, DataType type, long... shape) {
         DataType direct = type == DataType.FLOAT ? DataType.FLOAT : DataType.DOUBLE;
-        INDArray out = copyInto(values, Nd4j.createUninitialized(direct, shape));
+        INDArray target = Nd4j.createUninitialized(direct, shape);
+        INDArray out = ownsBuffer(target) ? copyInto(values, target)
+                // M2.1 gives some shapes with unit dimensions (such as [3, 8, 1]) strides it calls non-default
+                : copyInto(values, Nd4j.createUninitialized(direct, values.length)).reshape('c', shape);
         return direct == type ? out : out.castTo(type);
     }
 

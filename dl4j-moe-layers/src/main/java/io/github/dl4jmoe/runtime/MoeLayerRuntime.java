@@ -11,12 +11,10 @@ import java.util.Set;
 
 import io.github.dl4jmoe.host.HostContext;
 import io.github.dl4jmoe.host.HostFunction;
-import io.github.dl4jmoe.host.HostResult;
 import org.deeplearning4j.exception.DL4JInvalidInputException;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.DefaultGradient;
 import org.deeplearning4j.nn.gradient.Gradient;
-import org.deeplearning4j.nn.layers.samediff.SameDiffLayer;
 import org.deeplearning4j.nn.workspace.ArrayType;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.autodiff.samediff.SDVariable;
@@ -28,6 +26,7 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.regularization.Regularization;
 
 /**
@@ -63,7 +62,7 @@ import org.nd4j.linalg.learning.regularization.Regularization;
  * After backprop (that is, once per training step) the values a layer declared with {@link LayerGraph#updateState}
  * are written into their state parameters; their gradient is zero and their updater is NoOp.
  */
-public class MoeLayerRuntime extends SameDiffLayer {
+public class MoeLayerRuntime extends HostLayerRuntime {
 
     static final String TRAINING_KEY = "training";
     static final String EPSILON_KEY = "epsilon";
@@ -116,7 +115,7 @@ public class MoeLayerRuntime extends SameDiffLayer {
                 HostPass pass = eagerForward(rows, training);
                 hostPass = training ? pass : null;
                 record(Map.of(), pass);
-                result = rows.toLayerShape(pass.call().result().output(), config().getNOut());
+                result = rows.toLayerShape(pass.output(), config().getNOut());
             } else {
                 ensureGraph();
                 Map<String, INDArray> ph = placeholders(rows, training, null);
@@ -128,7 +127,7 @@ public class MoeLayerRuntime extends SameDiffLayer {
                 } else {
                     pass = hostForward(ph, rows.minibatch(), training);
                     hostPass = training ? pass : null;
-                    out.put(outputKey, pass.call().result().output());
+                    out.put(outputKey, pass.output());
                 }
                 if (!outputs.isEmpty()) {
                     out.putAll(sameDiff.output(ph, outputs));
@@ -159,7 +158,7 @@ public class MoeLayerRuntime extends SameDiffLayer {
                 HostPass pass = hostPass != null && hostPass.matches(input, getIterationCount()) ? hostPass
                         : eagerForward(rows, true);
                 hostPass = null;
-                INDArray[] grads = pass.call().backward(new Host(rows.minibatch(), true), pass.inputs(),
+                INDArray[] grads = pass.call().backward(context(rows.minibatch(), true), pass.inputs(),
                         epsilonTokens);
                 record(Map.of(), pass);
                 inputGradient = rows.toLayerShape(grads[0].castTo(dataType), config().getNIn());
@@ -182,7 +181,7 @@ public class MoeLayerRuntime extends SameDiffLayer {
                     pass = hostPass != null && hostPass.matches(input, getIterationCount()) ? hostPass
                             : hostForward(ph, rows.minibatch(), true);
                     hostPass = null;                 // used at most once: do not hold its arrays any longer
-                    INDArray[] inputGrads = pass.call().backward(new Host(rows.minibatch(), true), pass.inputs(),
+                    INDArray[] inputGrads = pass.call().backward(context(rows.minibatch(), true), pass.inputs(),
                             epsilonTokens);
                     if (inputGrads.length != hostOutput.gradients().length) {
                         throw new IllegalStateException(config().describe() + ": host backward returned "
@@ -278,9 +277,12 @@ public class MoeLayerRuntime extends SameDiffLayer {
 
     /** The layer's eager forward pass on its tokens: no graph. */
     private HostPass eagerForward(TokenRows rows, boolean training) {
-        INDArray[] values = {rows.tokens().castTo(dataType)};
-        HostCall<?> call = HostCall.forward(eager, new Host(rows.minibatch(), training), values, dataType);
-        return new HostPass(input, getIterationCount(), values, call);
+        return forward(eager, new INDArray[] {rows.tokens().castTo(dataType)}, rows.minibatch(), training);
+    }
+
+    @Override
+    protected IUpdater configuredUpdater(String key) {
+        return config().configuredUpdater(key);
     }
 
     /** Evaluates the host output's inputs (one graph run) and runs its forward pass; the value joins {@code ph}. */
@@ -301,9 +303,9 @@ public class MoeLayerRuntime extends SameDiffLayer {
         for (int i = 0; i < inputs.length; i++) {
             values[i] = inputs[i].isPlaceHolder() ? ph.get(inputs[i].name()) : evaluated.get(inputs[i].name());
         }
-        HostCall<?> call = HostCall.forward(hostOutput.function(), new Host(minibatch, training), values, dataType);
-        ph.put(hostOutput.value().name(), call.result().output());
-        return new HostPass(input, getIterationCount(), values, call);
+        HostPass pass = forward(hostOutput.function(), values, minibatch, training);
+        ph.put(hostOutput.value().name(), pass.output());
+        return pass;
     }
 
     private List<String> trainableKeys() {
@@ -339,80 +341,6 @@ public class MoeLayerRuntime extends SameDiffLayer {
             stats.putAll(pass.call().result().statistics());     // fresh arrays each pass: no copy
         }
         lastStatistics = Collections.unmodifiableMap(stats);
-    }
-
-    /**
-     * A host output's forward pass: its inputs' values and result. They are a function of the input and the
-     * parameters, so within one training step (same input array, same iteration) the backward pass reuses them.
-     */
-    private record HostPass(INDArray input, int iteration, INDArray[] inputs, HostCall<?> call) {
-        boolean matches(INDArray currentInput, int currentIteration) {
-            return input == currentInput && iteration == currentIteration;
-        }
-    }
-
-    /** A host function with the result of its forward pass, so that its backward pass gets its own saved state. */
-    private record HostCall<S>(HostFunction<S> function, HostResult<S> result) {
-        static <S> HostCall<S> forward(HostFunction<S> function, HostContext ctx, INDArray[] values,
-                                       DataType dataType) {
-            HostResult<S> result = function.forward(ctx, values);
-            return new HostCall<>(function, result.withOutput(result.output().castTo(dataType)));
-        }
-
-        INDArray[] backward(HostContext ctx, INDArray[] inputs, INDArray outputGradient) {
-            return function.backward(ctx, inputs, result.saved(), outputGradient);
-        }
-    }
-
-    /** The {@link HostContext} of one pass. */
-    private final class Host implements HostContext {
-        private final long minibatch;
-        private final boolean training;
-
-        Host(long minibatch, boolean training) {
-            this.minibatch = minibatch;
-            this.training = training;
-        }
-
-        @Override
-        public boolean training() {
-            return training;
-        }
-
-        @Override
-        public INDArray param(String key) {
-            return paramTable.get(key);
-        }
-
-        @Override
-        public INDArray gradient(String key) {
-            return gradTable.get(key);
-        }
-
-        @Override
-        public org.nd4j.linalg.learning.config.IUpdater configuredUpdater(String key) {
-            return config().configuredUpdater(key);
-        }
-
-        @Override
-        public long minibatch() {
-            return minibatch;
-        }
-
-        @Override
-        public int iteration() {
-            return getIterationCount();
-        }
-
-        @Override
-        public int epoch() {
-            return getEpochCount();
-        }
-
-        @Override
-        public double auxScale() {
-            return conf().isMiniBatch() ? minibatch : 1.0;
-        }
     }
 
     private void recordNoTokens() {

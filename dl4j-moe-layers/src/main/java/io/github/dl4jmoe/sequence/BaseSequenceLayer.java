@@ -5,8 +5,11 @@ import java.util.Collection;
 import java.util.Map;
 import java.util.Objects;
 
+import io.github.dl4jmoe.host.HostFunction;
 import io.github.dl4jmoe.ops.SdOps;
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
+import io.github.dl4jmoe.runtime.ExecutionMode;
+import io.github.dl4jmoe.runtime.SequenceLayerRuntime;
 import org.deeplearning4j.exception.DL4JInvalidConfigException;
 import org.deeplearning4j.exception.DL4JInvalidInputException;
 import org.deeplearning4j.nn.api.Layer;
@@ -43,10 +46,13 @@ public abstract class BaseSequenceLayer extends SameDiffLayer {
     private static final double GRADIENT_SHARE = 0.5;
 
     protected long nIn;
+    /** Configs saved before execution modes existed load with the default, EAGER. */
+    private ExecutionMode executionMode = ExecutionMode.EAGER;
 
     protected BaseSequenceLayer(Builder<?> builder) {
         super(builder);
         this.nIn = builder.nIn;
+        this.executionMode = builder.executionMode;
     }
 
     /** For Jackson. */
@@ -70,6 +76,20 @@ public abstract class BaseSequenceLayer extends SameDiffLayer {
      */
     protected abstract SDVariable defineSequence(SameDiff sd, SDVariable input, Map<String, SDVariable> params,
                                                  SDVariable mask);
+
+    /**
+     * The layer's eager computation: a function of the input {@code [mb, d, T]} (or {@code [mb, d]}) and the mask
+     * {@code [mb, T]} returning the output of the input's shape, with its backward pass (see
+     * {@link SequenceLayerRuntime}). A new instance per call; null when the layer has none.
+     */
+    public HostFunction<?> eagerFunction() {
+        return null;
+    }
+
+    /** Whether this layer runs its eager path: it has one and its execution mode is EAGER. */
+    public boolean runsEager() {
+        return executionMode != ExecutionMode.GRAPH && eagerFunction() != null;
+    }
 
     /** Whether 2D input {@code [mb, d]} is accepted besides {@code [mb, d, T]}; default false. */
     protected boolean acceptsFeedForward() {
@@ -113,6 +133,8 @@ public abstract class BaseSequenceLayer extends SameDiffLayer {
     protected void validateWidth() {
         require(nIn >= 0, "nIn", nIn, "must be positive",
                 "set nIn(...) or let the network infer it from setInputType(...)");
+        require(executionMode != null, "executionMode", null, "must be set",
+                "use ExecutionMode.EAGER (default) or ExecutionMode.GRAPH");
     }
 
     // ----------------------------------------------------------------------------------------------------------------
@@ -125,10 +147,20 @@ public abstract class BaseSequenceLayer extends SameDiffLayer {
         validate();
         require(nIn > 0, "nIn", nIn, "was not set and could not be inferred",
                 "set nIn(...) or call setInputType(...) on the network configuration");
-        Layer layer = super.instantiate(conf, trainingListeners, layerIndex, layerParamsView, initializeParams,
-                networkDataType);
-        layer.setListeners(trainingListeners);
-        return layer;
+        if (!runsEager()) {
+            Layer layer = super.instantiate(conf, trainingListeners, layerIndex, layerParamsView, initializeParams,
+                    networkDataType);
+            layer.setListeners(trainingListeners);
+            return layer;
+        }
+        SequenceLayerRuntime runtime = new SequenceLayerRuntime(conf, networkDataType, eagerFunction(),
+                this::validateInput);
+        runtime.setListeners(trainingListeners);
+        runtime.setIndex(layerIndex);
+        runtime.setParamsViewArray(layerParamsView);
+        runtime.setParamTable(initializer().init(conf, layerParamsView, initializeParams));
+        runtime.setConf(conf);
+        return runtime;
     }
 
     /** Rejects input of the wrong rank or width, and sequence lengths {@link #checkSequenceLength} rejects. */
@@ -199,17 +231,34 @@ public abstract class BaseSequenceLayer extends SameDiffLayer {
         if (o == null || getClass() != o.getClass() || !super.equals(o)) {
             return false;
         }
-        return nIn == ((BaseSequenceLayer) o).nIn;
+        BaseSequenceLayer that = (BaseSequenceLayer) o;
+        return nIn == that.nIn && executionMode == that.executionMode;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(super.hashCode(), nIn);
+        return Objects.hash(super.hashCode(), nIn, executionMode);
+    }
+
+    public ExecutionMode getExecutionMode() {
+        return executionMode;
+    }
+
+    public void setExecutionMode(ExecutionMode executionMode) {
+        this.executionMode = executionMode;
     }
 
     /** Builder base: the width plus everything DL4J's SameDiff layer builders offer (updater, weight init, l2, ...). */
     public abstract static class Builder<T extends Builder<T>> extends SameDiffLayer.Builder<T> {
         protected long nIn;
+        protected ExecutionMode executionMode = ExecutionMode.EAGER;
+
+        /** EAGER (default): the layer's eager path; GRAPH: its SameDiff graph on DL4J's stock runtime. */
+        @SuppressWarnings("unchecked")
+        public T executionMode(ExecutionMode executionMode) {
+            this.executionMode = executionMode;
+            return (T) this;
+        }
 
         /** Width d (input = output); may be left unset when the network is given {@code setInputType(...)}. */
         @SuppressWarnings("unchecked")

@@ -3,6 +3,7 @@ package io.github.dl4jmoe.sequence;
 import java.util.Map;
 import java.util.Objects;
 
+import io.github.dl4jmoe.host.HostFunction;
 import io.github.dl4jmoe.ops.SdOps;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
 import org.deeplearning4j.nn.weights.WeightInitUtil;
@@ -116,6 +117,11 @@ public class CausalSelfAttention extends BaseSequenceLayer {
      * {@code [mb*h, T, dh]} for rank-3 {@code mmul} (M2.1: {@code batchMmul} crashes and {@code tensorMmul} has no
      * working backprop); shapes that contain mb or T are computed in the graph, so any T works.
      */
+    @Override
+    public HostFunction<?> eagerFunction() {
+        return new AttentionFunction(nHeads, hasBias);
+    }
+
     @Override
     protected SDVariable defineSequence(SameDiff sd, SDVariable x, Map<String, SDVariable> params, SDVariable mask) {
         long dh = nIn / nHeads;

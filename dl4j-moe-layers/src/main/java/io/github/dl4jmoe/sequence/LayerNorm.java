@@ -3,6 +3,7 @@ package io.github.dl4jmoe.sequence;
 import java.util.Map;
 import java.util.Objects;
 
+import io.github.dl4jmoe.host.HostFunction;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -75,6 +76,11 @@ public class LayerNorm extends BaseSequenceLayer {
      * Sequences are permuted to {@code [mb, T, d]} so that the features are the last dimension for both ranks and
      * {@code gain}/{@code bias [1, d]} broadcast over the leading ones.
      */
+    @Override
+    public HostFunction<?> eagerFunction() {
+        return new LayerNormFunction(eps);
+    }
+
     @Override
     protected SDVariable defineSequence(SameDiff sd, SDVariable x, Map<String, SDVariable> params, SDVariable mask) {
         long[] inputShape = x.getShape();

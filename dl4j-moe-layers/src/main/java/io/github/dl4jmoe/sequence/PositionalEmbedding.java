@@ -3,6 +3,7 @@ package io.github.dl4jmoe.sequence;
 import java.util.Map;
 import java.util.Objects;
 
+import io.github.dl4jmoe.host.HostFunction;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -68,6 +69,11 @@ public class PositionalEmbedding extends BaseSequenceLayer {
     public void initializeParameters(Map<String, INDArray> params) {
         INDArray p = params.get(POSITIONS);
         p.assign(Nd4j.randn(p.dataType(), p.shape()).muli(initStd));
+    }
+
+    @Override
+    public HostFunction<?> eagerFunction() {
+        return new PositionFunction();
     }
 
     @Override

@@ -14,13 +14,19 @@ import io.github.dl4jmoe.layers.FineRMoeLayer;
 import io.github.dl4jmoe.layers.MoeFeedForward;
 import io.github.dl4jmoe.layers.PeerLayer;
 import io.github.dl4jmoe.routing.TopKRouter;
+import io.github.dl4jmoe.sequence.BaseSequenceLayer;
+import io.github.dl4jmoe.sequence.CausalSelfAttention;
+import io.github.dl4jmoe.sequence.LayerNorm;
+import io.github.dl4jmoe.sequence.PositionalEmbedding;
 import io.github.dl4jmoe.routing.TopPRouter;
 import io.github.dl4jmoe.testutil.GradientChecks;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.DenseLayer;
+import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
+import org.deeplearning4j.nn.conf.layers.recurrent.SimpleRnn;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.BeforeEach;
@@ -36,8 +42,8 @@ import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 /**
- * The eager path of every layer kind computes what its SameDiff graph (the specification) computes, in double
- * precision to 1e-10: outputs, every parameter gradient, the input gradient, the auxiliary score, the network's score,
+ * The eager path of every layer kind computes what its SameDiff graph (the specification; DL4J's stock runtime for the
+ * sequence layers) computes, in double precision to 1e-10: outputs, every parameter gradient, the input gradient, the auxiliary score, the network's score,
  * the routing statistics, and the parameters and running state after a training step. On 2D input and on 3D input
  * with a mask that hides some steps and one whole sequence.
  */
@@ -77,17 +83,25 @@ class EagerGraphEqualityTest {
                         .tableUpdates(PeerLayer.TableUpdates.DENSE).build(),
                 new PeerLayer.Builder().numExperts(9).heads(1).topK(3).keySize(2).nOut(D)
                         .queryNorm(PeerLayer.QueryNorm.LAYER).gate(PeerLayer.Gate.SIGMOID).build());
-        return kinds.stream().flatMap(layer -> Stream.of(Arguments.of(layer, false), Arguments.of(layer, true)));
+        List<Layer> sequenceKinds = List.of(
+                new CausalSelfAttention.Builder().nHeads(2).build(),
+                new CausalSelfAttention.Builder().nHeads(3).hasBias(false).build(),
+                new PositionalEmbedding.Builder().contextLength(T + 2).build(),
+                new LayerNorm.Builder().build());
+        return Stream.concat(
+                kinds.stream().flatMap(layer -> Stream.of(Arguments.of(layer, false), Arguments.of(layer, true))),
+                Stream.concat(sequenceKinds.stream().map(layer -> Arguments.of(layer, true)),
+                        Stream.of(Arguments.of(new LayerNorm.Builder().build(), false))));
     }
 
     @ParameterizedTest(name = "{0}, sequence input: {1}")
     @MethodSource("layers")
-    void eagerEqualsGraph(BaseMoeLayer layer, boolean sequence) {
+    void eagerEqualsGraph(Layer layer, boolean sequence) {
         MultiLayerNetwork eager = network(layer, ExecutionMode.EAGER, sequence);
         MultiLayerNetwork graph = network(layer, ExecutionMode.GRAPH, sequence);
         graph.setParams(eager.params().dup());
-        assertTrue(eager.getLayer(1).conf().getLayer() instanceof BaseMoeLayer l && l.runsEager());
-        assertFalse(((BaseMoeLayer) graph.getLayer(1).conf().getLayer()).runsEager());
+        assertTrue(runsEager(eager.getLayer(1).conf().getLayer()), "eager network runs eagerly");
+        assertFalse(runsEager(graph.getLayer(1).conf().getLayer()), "graph network runs its graph");
 
         INDArray x = sequence ? Nd4j.randn(DataType.DOUBLE, MB, D, T) : Nd4j.randn(DataType.DOUBLE, MB, D);
         INDArray y = sequence ? Nd4j.randn(DataType.DOUBLE, MB, N_OUT, T) : Nd4j.randn(DataType.DOUBLE, MB, N_OUT);
@@ -101,13 +115,14 @@ class EagerGraphEqualityTest {
         for (Map.Entry<String, INDArray> entry : g.getFirst().gradientForVariable().entrySet()) {
             assertClose(entry.getValue(), e.getFirst().gradientForVariable().get(entry.getKey()), entry.getKey());
         }
-        MoeLayerRuntime graphLayer = (MoeLayerRuntime) graph.getLayer(1);
-        MoeLayerRuntime eagerLayer = (MoeLayerRuntime) eager.getLayer(1);
-        assertEquals(graphLayer.auxiliaryScore(), eagerLayer.auxiliaryScore(), TOLERANCE, "auxiliary score");
         assertEquals(graph.score(), eager.score(), TOLERANCE, "score");
-        assertEquals(graphLayer.statistics().keySet(), eagerLayer.statistics().keySet(), "statistics");
-        graphLayer.statistics().forEach((name, value) ->
-                assertClose(value, eagerLayer.statistics().get(name), "statistic " + name));
+        if (graph.getLayer(1) instanceof MoeLayerRuntime graphLayer) {
+            MoeLayerRuntime eagerLayer = (MoeLayerRuntime) eager.getLayer(1);
+            assertEquals(graphLayer.auxiliaryScore(), eagerLayer.auxiliaryScore(), TOLERANCE, "auxiliary score");
+            assertEquals(graphLayer.statistics().keySet(), eagerLayer.statistics().keySet(), "statistics");
+            graphLayer.statistics().forEach((name, value) ->
+                    assertClose(value, eagerLayer.statistics().get(name), "statistic " + name));
+        }
 
         for (int step = 0; step < 2; step++) {                  // parameters, table rows and running state
             graph.fit(new org.nd4j.linalg.dataset.DataSet(x, y, mask, mask));
@@ -125,12 +140,21 @@ class EagerGraphEqualityTest {
         assertEquals(0, difference, TOLERANCE, what + ": largest difference");
     }
 
-    private static MultiLayerNetwork network(BaseMoeLayer layer, ExecutionMode mode, boolean sequence) {
-        BaseMoeLayer copy = (BaseMoeLayer) layer.clone();
-        copy.setExecutionMode(mode);
-        copy.setLayerName("moe");
+    private static boolean runsEager(Layer layer) {
+        return layer instanceof BaseMoeLayer moe ? moe.runsEager() : ((BaseSequenceLayer) layer).runsEager();
+    }
+
+    private static MultiLayerNetwork network(Layer layer, ExecutionMode mode, boolean sequence) {
+        Layer copy = layer.clone();
+        if (copy instanceof BaseMoeLayer moe) {
+            moe.setExecutionMode(mode);
+        } else {
+            ((BaseSequenceLayer) copy).setExecutionMode(mode);
+        }
+        copy.setLayerName("layer");
+        DenseLayer dense = new DenseLayer.Builder().nOut(D).activation(Activation.TANH).build();
         var list = GradientChecks.doubleNetwork(11).updater(new Sgd(0.1)).list()
-                .layer(new DenseLayer.Builder().nOut(D).activation(Activation.TANH).build())
+                .layer(sequence ? new SimpleRnn.Builder().nOut(D).activation(Activation.TANH).build() : dense)
                 .layer(copy);
         MultiLayerConfiguration conf = sequence
                 ? list.layer(new RnnOutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(N_OUT)
