@@ -132,6 +132,8 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
             dRouted = outputGradient.mmul(ctx.param(RoutedExperts.W_CONCAT).transpose());
         }
         double[] dy = HostArrays.toDoubles(dRouted);                                   // [n, nOut]
+        int d = (int) x.size(1);
+        double[] dxRouted = new double[n * d];
         double[] dGates = new double[n * experts];
         INDArray[] expertWeights = expertWeights(ctx);
         INDArray[] expertGrads = {Nd4j.zeros(x.dataType(), expertWeights[0].shape()),
@@ -159,9 +161,12 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
                 expertGrads[1].slice(block.expert()).assign(g.gate());
             }
             expertGrads[2].slice(block.expert()).assign(g.down());
-            INDArray dRows = g.input();
+            double[] dRows = HostArrays.toDoubles(g.input());                          // [m, d]
             for (int r = 0; r < tokens.length; r++) {
-                dx.getRow(tokens[r]).addi(dRows.getRow(r));
+                int to = tokens[r] * d;
+                for (int c = 0; c < d; c++) {
+                    dxRouted[to + c] += dRows[r * d + c];
+                }
             }
         }
         ctx.gradient(RoutedExperts.W_EXPERT_UP).assign(expertGrads[0]);
@@ -169,6 +174,7 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
             ctx.gradient(RoutedExperts.W_EXPERT_GATE).assign(expertGrads[1]);
         }
         ctx.gradient(RoutedExperts.W_EXPERT_DOWN).assign(expertGrads[2]);
+        dx.addi(HostArrays.fromDoubles(dxRouted, x.dataType(), n, d));
 
         double[] dLogits = logitGradients(saved, dGates, n, ctx.auxScale());
         INDArray dl = HostArrays.fromDoubles(dLogits, x.dataType(), n, experts);
@@ -276,7 +282,8 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
     /**
      * {@link TokenDispatch}'s rule per output group: pair (t, e) is kept when fewer than C earlier tokens chose e;
      * C is the group's largest load (dropless) or {@code max(1, ceil(factor * pairs / experts of the group))}.
-     * With dense compute nothing is dropped and the capacity reads n, as in the graph.
+     * With dense compute every expert runs on every token (the reference the dispatch is measured against), nothing
+     * is dropped and the capacity reads n, as in the graph.
      */
     private Dispatch dispatch(double[] selected, int n) {
         int experts = (int) s.numExperts();
@@ -301,6 +308,10 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
                     : Math.max(1, (long) Math.ceil(pairs * (s.capacityFactor() / perGroup)));
             capacity = Math.max(capacity, c);
             for (int e = group * perGroup; e < (group + 1) * perGroup; e++) {
+                if (s.denseCompute()) {                       // every expert on every token; gate 0 if unselected
+                    kept.add(java.util.stream.IntStream.range(0, n).toArray());
+                    continue;
+                }
                 int keep = (int) Math.min(load[e], c);
                 int[] tokens = new int[keep];
                 int found = 0;

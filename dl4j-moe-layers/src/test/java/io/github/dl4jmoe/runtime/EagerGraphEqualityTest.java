@@ -14,11 +14,11 @@ import io.github.dl4jmoe.layers.FineRMoeLayer;
 import io.github.dl4jmoe.layers.MoeFeedForward;
 import io.github.dl4jmoe.layers.PeerLayer;
 import io.github.dl4jmoe.routing.TopKRouter;
+import io.github.dl4jmoe.routing.TopPRouter;
 import io.github.dl4jmoe.sequence.BaseSequenceLayer;
 import io.github.dl4jmoe.sequence.CausalSelfAttention;
 import io.github.dl4jmoe.sequence.LayerNorm;
 import io.github.dl4jmoe.sequence.PositionalEmbedding;
-import io.github.dl4jmoe.routing.TopPRouter;
 import io.github.dl4jmoe.testutil.GradientChecks;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
@@ -43,9 +43,9 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 /**
  * The eager path of every layer kind computes what its SameDiff graph (the specification; DL4J's stock runtime for the
- * sequence layers) computes, in double precision to 1e-10: outputs, every parameter gradient, the input gradient, the auxiliary score, the network's score,
- * the routing statistics, and the parameters and running state after a training step. On 2D input and on 3D input
- * with a mask that hides some steps and one whole sequence.
+ * sequence layers) computes, in double precision to 1e-10: outputs, every parameter gradient, the input gradient,
+ * the auxiliary score, the network's score, the routing statistics, and the parameters and running state after two
+ * training steps. On 2D input and on 3D input with a mask that hides some steps and one whole sequence.
  */
 class EagerGraphEqualityTest {
 
