@@ -6,6 +6,6 @@ import picocli.CommandLine.Command;
 /** {@code bench <layer>}: side-by-side timings in one run (the machine is noisy: read ratios, not absolute times). */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks measured side by side in one run.",
-        subcommands = {MoeBench.class, PeerBench.class, CommandLine.HelpCommand.class})
+        subcommands = {MoeBench.class, PeerBench.class, SoakBench.class, CommandLine.HelpCommand.class})
 public final class BenchCommand {
 }
