@@ -1,25 +1,25 @@
 package io.github.dl4jmoe.sequence;
 
 import java.util.Map;
-import java.util.stream.IntStream;
 
 import io.github.dl4jmoe.host.HostArrays;
 import io.github.dl4jmoe.host.HostContext;
 import io.github.dl4jmoe.host.HostFunction;
 import io.github.dl4jmoe.host.HostResult;
-import io.github.dl4jmoe.host.Parallelism;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * {@link CausalSelfAttention}'s eager path. The projections are ND4J products on the rows {@code [mb*T, d]}; the
- * attention of each (example, head) runs in Java, in parallel over (example, head) pairs:
+ * {@link CausalSelfAttention}'s eager path, as batched ND4J products over the {@code B = mb h} (example, head) pairs:
  * <pre>
- *   s[t, u] = q_t . k_u / sqrt(dh)  for keys u &lt;= t that the mask marks real        per example and head
- *   a[t, .] = softmax(s[t, .])      (forbidden keys get weight 0)
- *   c_t     = sum_u a[t, u] v_u;   y = concat_heads(c) Wo + bo, zero at masked query steps
+ *   q, k, v = rows Wq + bq, ...           rows [mb T, d] -> per pair [B, T, dh]
+ *   s = q k^T / sqrt(dh) + m              m = 0 for keys u &lt;= t that the mask marks real, -1e9 otherwise   [B, T, T]
+ *   a = softmax(s);  c = a v              y = merge_heads(c) Wo + bo, zero at masked query steps
  * </pre>
- * Backward: {@code da = dc . v}, {@code dv += a dc}, {@code ds = a (da - sum_u a da) / sqrt(dh)},
- * {@code dq += ds k}, {@code dk += ds q}; then the projections' gradients.
+ * Backward: {@code dv = a^T dc}, {@code da = dc v^T}, {@code ds = a (da - rowsum(a da)) / sqrt(dh)},
+ * {@code dq = ds k}, {@code dk = ds^T q}; then the projections' gradients. A masked query's scores get no bias (all
+ * keys forbidden would make M2.1's softmax return NaN); its output and gradients are zero anyway.
  */
 final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
 
@@ -31,75 +31,31 @@ final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
         this.hasBias = hasBias;
     }
 
-    /**
-     * What the backward pass needs: the rows, projections ({@code [mb*T, d]} row-major, head h in columns
-     * {@code [h dh, (h + 1) dh)}), attention weights {@code [mb, h, T, T]} and the merged context rows.
-     */
-    record Saved(INDArray rows, double[] q, double[] k, double[] v, double[] weights, INDArray merged, double[] mask) {
+    /** What the backward pass needs: rows {@code [mb T, d]}, per-pair projections and weights, merged context. */
+    record Saved(INDArray rows, INDArray q, INDArray k, INDArray v, INDArray weights, INDArray merged,
+                 INDArray queryMask) {
     }
 
     @Override
     public HostResult<Saved> forward(HostContext ctx, INDArray[] inputs) {
         INDArray x = inputs[0];                                                   // [mb, d, T]
-        double[] mask = HostArrays.toDoubles(inputs[1]);                          // [mb, T]
         int mb = (int) x.size(0);
         int d = (int) x.size(1);
         int steps = (int) x.size(2);
+        double scale = 1.0 / Math.sqrt(d / heads);
         INDArray rows = x.permute(0, 2, 1).dup('c').reshape(mb * steps, d);     // row b T + t
-        double[] q = HostArrays.toDoubles(project(ctx, rows, CausalSelfAttention.W_QUERY, CausalSelfAttention.B_QUERY));
-        double[] k = HostArrays.toDoubles(project(ctx, rows, CausalSelfAttention.W_KEY, CausalSelfAttention.B_KEY));
-        double[] v = HostArrays.toDoubles(project(ctx, rows, CausalSelfAttention.W_VALUE, CausalSelfAttention.B_VALUE));
-        int dh = d / heads;
-        double scale = 1.0 / Math.sqrt(dh);
-        double[] weights = new double[mb * heads * steps * steps];
-        double[] merged = new double[mb * steps * d];
-        inParallel(mb * heads, pair -> {
-            int b = pair / heads;
-            int h = pair % heads;
-            double[] scores = new double[steps];
-            for (int t = 0; t < steps; t++) {
-                if (mask[b * steps + t] == 0) {
-                    continue;                                   // masked query: output zero, no gradient
-                }
-                int qi = (b * steps + t) * d + h * dh;
-                double max = Double.NEGATIVE_INFINITY;
-                for (int u = 0; u <= t; u++) {
-                    if (mask[b * steps + u] != 0) {
-                        int ki = (b * steps + u) * d + h * dh;
-                        double dot = 0;
-                        for (int j = 0; j < dh; j++) {
-                            dot += q[qi + j] * k[ki + j];
-                        }
-                        scores[u] = dot * scale;
-                        max = Math.max(max, scores[u]);
-                    }
-                }
-                int wi = ((b * heads + h) * steps + t) * steps;
-                double sum = 0;
-                for (int u = 0; u <= t; u++) {
-                    if (mask[b * steps + u] != 0) {
-                        weights[wi + u] = Math.exp(scores[u] - max);
-                        sum += weights[wi + u];
-                    }
-                }
-                int ci = (b * steps + t) * d + h * dh;
-                for (int u = 0; u <= t; u++) {
-                    if (mask[b * steps + u] != 0) {
-                        double a = weights[wi + u] / sum;
-                        weights[wi + u] = a;
-                        int vi = (b * steps + u) * d + h * dh;
-                        for (int j = 0; j < dh; j++) {
-                            merged[ci + j] += a * v[vi + j];
-                        }
-                    }
-                }
-            }
-        });
-        INDArray mergedRows = HostArrays.fromDoubles(merged, x.dataType(), mb * steps, d);
-        INDArray out = project(ctx, mergedRows, CausalSelfAttention.W_OUT, CausalSelfAttention.B_OUT)
-                .mulColumnVector(inputs[1].reshape(mb * steps, 1));                  // zero at masked queries
+        INDArray q = split(project(ctx, rows, CausalSelfAttention.W_QUERY, CausalSelfAttention.B_QUERY), mb, steps);
+        INDArray k = split(project(ctx, rows, CausalSelfAttention.W_KEY, CausalSelfAttention.B_KEY), mb, steps);
+        INDArray v = split(project(ctx, rows, CausalSelfAttention.W_VALUE, CausalSelfAttention.B_VALUE), mb, steps);
+        INDArray scores = Nd4j.matmul(q, k, false, true, false).muli(scale)      // [B, T, T]
+                .addi(maskBias(HostArrays.toDoubles(inputs[1]), mb, steps, x));
+        INDArray weights = Nd4j.exec(new SoftMax(scores, scores, 2))[0];
+        INDArray merged = merge(Nd4j.matmul(weights, v), mb, steps);            // [mb T, d]
+        INDArray queryMask = inputs[1].reshape(mb * steps, 1);
+        INDArray out = project(ctx, merged, CausalSelfAttention.W_OUT, CausalSelfAttention.B_OUT)
+                .muliColumnVector(queryMask);
         INDArray y = out.reshape(mb, steps, d).permute(0, 2, 1).dup('c');
-        return new HostResult<>(y, new Saved(rows, q, k, v, weights, mergedRows, mask), Map.of());
+        return new HostResult<>(y, new Saved(rows, q, k, v, weights, merged, queryMask), Map.of());
     }
 
     @Override
@@ -108,65 +64,60 @@ final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
         int mb = (int) x.size(0);
         int d = (int) x.size(1);
         int steps = (int) x.size(2);
-        int dh = d / heads;
-        double scale = 1.0 / Math.sqrt(dh);
+        double scale = 1.0 / Math.sqrt(d / heads);
         INDArray dOut = outputGradient.permute(0, 2, 1).dup('c').reshape(mb * steps, d)
-                .muliColumnVector(inputs[1].reshape(mb * steps, 1));
-        INDArray dMergedRows = backProject(ctx, saved.merged(), dOut, CausalSelfAttention.W_OUT,
+                .muliColumnVector(saved.queryMask());
+        INDArray dMerged = backProject(ctx, saved.merged(), dOut, CausalSelfAttention.W_OUT,
                 CausalSelfAttention.B_OUT);
-        double[] dMerged = HostArrays.toDoubles(dMergedRows);
-        double[] q = saved.q();
-        double[] k = saved.k();
-        double[] v = saved.v();
-        double[] mask = saved.mask();
-        double[] weights = saved.weights();
-        double[] dq = new double[q.length];
-        double[] dk = new double[k.length];
-        double[] dv = new double[v.length];
-        inParallel(mb * heads, pair -> {
-            int b = pair / heads;
-            int h = pair % heads;
-            double[] da = new double[steps];
+        INDArray dContext = split(dMerged, mb, steps);                           // [B, T, dh]
+        INDArray a = saved.weights();
+        INDArray dv = Nd4j.matmul(a, dContext, true, false, false);
+        INDArray da = Nd4j.matmul(dContext, saved.v(), false, true, false);     // [B, T, T]
+        INDArray ds = da.subi(da.mul(a).sum(true, 2)).muli(a).muli(scale);
+        INDArray dq = Nd4j.matmul(ds, saved.k());
+        INDArray dk = Nd4j.matmul(ds, saved.q(), true, false, false);
+        INDArray rows = saved.rows();
+        INDArray dx = backProject(ctx, rows, merge(dq, mb, steps), CausalSelfAttention.W_QUERY,
+                CausalSelfAttention.B_QUERY);
+        dx.addi(backProject(ctx, rows, merge(dk, mb, steps), CausalSelfAttention.W_KEY, CausalSelfAttention.B_KEY));
+        dx.addi(backProject(ctx, rows, merge(dv, mb, steps), CausalSelfAttention.W_VALUE,
+                CausalSelfAttention.B_VALUE));
+        return new INDArray[] {dx.reshape(mb, steps, d).permute(0, 2, 1).dup('c')};
+    }
+
+    /** Rows {@code [mb T, h dh]} to per-pair blocks {@code [mb h, T, dh]}. */
+    private INDArray split(INDArray rows, int mb, int steps) {
+        long dh = rows.size(1) / heads;
+        return rows.reshape(mb, steps, heads, dh).permute(0, 2, 1, 3).dup('c').reshape((long) mb * heads, steps, dh);
+    }
+
+    /** The inverse of {@link #split}. */
+    private INDArray merge(INDArray blocks, int mb, int steps) {
+        long dh = blocks.size(2);
+        return blocks.reshape(mb, heads, steps, dh).permute(0, 2, 1, 3).dup('c').reshape((long) mb * steps,
+                heads * dh);
+    }
+
+    /**
+     * {@code [mb h, T, T]}: 0 where query t may see key u (u &lt;= t, u real), {@link CausalSelfAttention#MASKED_SCORE}
+     * elsewhere; all 0 for a masked query.
+     */
+    private INDArray maskBias(double[] mask, int mb, int steps, INDArray like) {
+        double[] bias = new double[mb * heads * steps * steps];
+        for (int b = 0; b < mb; b++) {
             for (int t = 0; t < steps; t++) {
                 if (mask[b * steps + t] == 0) {
                     continue;
                 }
-                int wi = ((b * heads + h) * steps + t) * steps;
-                int ci = (b * steps + t) * d + h * dh;
-                double dot = 0;
-                for (int u = 0; u <= t; u++) {
-                    if (mask[b * steps + u] != 0) {
-                        int vi = (b * steps + u) * d + h * dh;
-                        double s = 0;
-                        for (int j = 0; j < dh; j++) {
-                            s += dMerged[ci + j] * v[vi + j];
-                            dv[vi + j] += weights[wi + u] * dMerged[ci + j];
-                        }
-                        da[u] = s;
-                        dot += weights[wi + u] * s;
-                    }
-                }
-                int qi = ci;
-                for (int u = 0; u <= t; u++) {
-                    if (mask[b * steps + u] != 0) {
-                        double ds = weights[wi + u] * (da[u] - dot) * scale;
-                        int ki = (b * steps + u) * d + h * dh;
-                        for (int j = 0; j < dh; j++) {
-                            dq[qi + j] += ds * k[ki + j];
-                            dk[ki + j] += ds * q[qi + j];
-                        }
+                for (int u = 0; u < steps; u++) {
+                    double m = u <= t && mask[b * steps + u] != 0 ? 0 : CausalSelfAttention.MASKED_SCORE;
+                    for (int h = 0; h < heads; h++) {
+                        bias[((b * heads + h) * steps + t) * steps + u] = m;
                     }
                 }
             }
-        });
-        INDArray rows = saved.rows();
-        INDArray dx = backProject(ctx, rows, HostArrays.fromDoubles(dq, x.dataType(), mb * steps, d),
-                CausalSelfAttention.W_QUERY, CausalSelfAttention.B_QUERY);
-        dx.addi(backProject(ctx, rows, HostArrays.fromDoubles(dk, x.dataType(), mb * steps, d),
-                CausalSelfAttention.W_KEY, CausalSelfAttention.B_KEY));
-        dx.addi(backProject(ctx, rows, HostArrays.fromDoubles(dv, x.dataType(), mb * steps, d),
-                CausalSelfAttention.W_VALUE, CausalSelfAttention.B_VALUE));
-        return new INDArray[] {dx.reshape(mb, steps, d).permute(0, 2, 1).dup('c')};
+        }
+        return HostArrays.fromDoubles(bias, like.dataType(), (long) mb * heads, steps, steps);
     }
 
     /** {@code rows W [+ b]}. */
@@ -182,16 +133,5 @@ final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
             ctx.gradient(bias).assign(dy.sum(true, 0));
         }
         return dy.mmul(ctx.param(weight).transpose());
-    }
-
-    /** Runs {@code body} on every index of {@code [0, count)}, in {@link Parallelism#threads()} contiguous ranges. */
-    private static void inParallel(int count, java.util.function.IntConsumer body) {
-        int threads = Math.max(1, Math.min(Parallelism.threads(), count));
-        IntStream.range(0, threads).parallel().forEach(part -> {
-            int end = Parallelism.bound(count, part + 1, threads);
-            for (int i = Parallelism.bound(count, part, threads); i < end; i++) {
-                body.accept(i);
-            }
-        });
     }
 }
