@@ -20,6 +20,7 @@ public final class DenseFunction implements HostFunction<FeedForwardPass.Forward
 
     private final Keys keys;
     private final HiddenActivation activation;
+    private final FeedForwardPass block = new FeedForwardPass();
 
     public DenseFunction(Keys keys, HiddenActivation activation) {
         this.keys = keys;
@@ -37,14 +38,14 @@ public final class DenseFunction implements HostFunction<FeedForwardPass.Forward
 
     @Override
     public HostResult<FeedForwardPass.Forward> forward(HostContext ctx, INDArray[] inputs) {
-        FeedForwardPass.Forward f = FeedForwardPass.forward(weights(ctx), activation, inputs[0]);
+        FeedForwardPass.Forward f = block.forward(weights(ctx), activation, inputs[0]);
         return new HostResult<>(f.output(), f, Map.of());
     }
 
     @Override
     public INDArray[] backward(HostContext ctx, INDArray[] inputs, FeedForwardPass.Forward saved,
                                INDArray outputGradient) {
-        FeedForwardPass.Gradients g = FeedForwardPass.backward(weights(ctx), activation, saved, outputGradient);
+        FeedForwardPass.Gradients g = block.backward(weights(ctx), activation, saved, outputGradient);
         write(ctx, keys.up(), g.up());
         write(ctx, keys.gate(), g.gate());
         write(ctx, keys.down(), g.down());

@@ -1,11 +1,15 @@
 package io.github.dl4jmoe.experts;
 
+import io.github.dl4jmoe.host.ScratchArrays;
 import io.github.dl4jmoe.ops.HiddenActivation;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * One feed-forward block on rows, eagerly, with its backward pass: the unit a dense layer, a shared expert and every
- * routed expert are made of.
+ * routed expert are made of. Products are written into arrays this instance reuses from pass to pass (a fresh
+ * off-heap array costs more than the product written into it); one instance per block.
  * <pre>
  *   up = x W_up [+ b_up]          gate = x W_gate [+ b_gate] (gated activations)      [m, h]
  *   hidden = act(up [, gate])                                                         [m, h]
@@ -14,8 +18,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  */
 public final class FeedForwardPass {
 
-    private FeedForwardPass() {
-    }
+    /** Every array of a pass: reused from pass to pass, so the block allocates nothing large per step. */
+    private final ScratchArrays scratch = new ScratchArrays();
 
     /**
      * A block's weights: {@code up}, {@code gate} {@code [d, h]}, {@code down} {@code [h, nOut]}, biases
@@ -30,11 +34,17 @@ public final class FeedForwardPass {
         }
     }
 
-    /** What the backward pass needs of a forward pass, and its output {@code y}. */
+    /**
+     * What the backward pass needs of a forward pass, and its output {@code y}. The arrays are this instance's and
+     * valid until its next forward pass.
+     */
     public record Forward(INDArray x, INDArray up, INDArray gate, INDArray hidden, INDArray output) {
     }
 
-    /** The gradients of a pass: of the input rows and of each weight (null where the weight is null). */
+    /**
+     * The gradients of a pass: of the input rows and of each weight (null where the weight is null); this instance's
+     * arrays, valid until its next backward pass.
+     */
     public record Gradients(INDArray input, INDArray up, INDArray gate, INDArray down, INDArray upBias,
                             INDArray gateBias, INDArray downBias) {
     }
@@ -42,34 +52,47 @@ public final class FeedForwardPass {
     /**
      * @param x rows {@code [m, d]}
      */
-    public static Forward forward(Weights w, HiddenActivation activation, INDArray x) {
-        INDArray up = affine(x, w.up(), w.upBias());
-        INDArray gate = activation.isGated() ? affine(x, w.gate(), w.gateBias()) : null;
-        INDArray hidden = activation.forward(up, gate);
-        return new Forward(x, up, gate, hidden, affine(hidden, w.down(), w.downBias()));
+    public Forward forward(Weights w, HiddenActivation activation, INDArray x) {
+        DataType type = x.dataType();
+        long m = x.size(0);
+        long h = w.up().size(1);
+        INDArray up = affine(x, w.up(), w.upBias(), scratch.rows("up", type, m, h));
+        INDArray gate = activation.isGated() ? affine(x, w.gate(), w.gateBias(), scratch.rows("gate", type, m, h))
+                : null;
+        INDArray hidden = scratch.rows("hidden", type, m, h);
+        activation.forward(up, gate, hidden, scratch.rows("tmp", type, m, h));
+        INDArray out = affine(hidden, w.down(), w.downBias(), scratch.rows("out", type, m, w.down().size(1)));
+        return new Forward(x, up, gate, hidden, out);
     }
 
     /**
      * @param dOutput dL/dy, {@code [m, nOut]}
      */
-    public static Gradients backward(Weights w, HiddenActivation activation, Forward f, INDArray dOutput) {
-        INDArray dDown = f.hidden().transpose().mmul(dOutput);
-        INDArray dHidden = dOutput.mmul(w.down().transpose());
-        INDArray[] dPre = activation.backward(f.up(), f.gate(), dHidden);
-        INDArray dUp = f.x().transpose().mmul(dPre[0]);
-        INDArray dx = dPre[0].mmul(w.up().transpose());
+    public Gradients backward(Weights w, HiddenActivation activation, Forward f, INDArray dOutput) {
+        DataType type = dOutput.dataType();
+        long m = dOutput.size(0);
+        long h = w.up().size(1);
+        INDArray dDown = Nd4j.gemm(f.hidden(), dOutput, scratch.get("dDown", type, w.down().shape()), true, false,
+                1.0, 0.0);
+        INDArray dHidden = Nd4j.gemm(dOutput, w.down(), scratch.rows("dHidden", type, m, h), false, true, 1.0, 0.0);
+        INDArray dUpPre = scratch.rows("dUpPre", type, m, h);
+        INDArray dGatePre = activation.isGated() ? scratch.rows("dGatePre", type, m, h) : null;
+        activation.backward(f.up(), f.gate(), dHidden, dUpPre, dGatePre, scratch.rows("tmp", type, m, h),
+                scratch.rows("tmp2", type, m, h));
+        INDArray dUp = Nd4j.gemm(f.x(), dUpPre, scratch.get("dUp", type, w.up().shape()), true, false, 1.0, 0.0);
+        INDArray dx = Nd4j.gemm(dUpPre, w.up(), scratch.rows("dx", type, m, w.up().size(0)), false, true, 1.0, 0.0);
         INDArray dGate = null;
-        if (dPre[1] != null) {
-            dGate = f.x().transpose().mmul(dPre[1]);
-            dx.addi(dPre[1].mmul(w.gate().transpose()));
+        if (dGatePre != null) {
+            dGate = Nd4j.gemm(f.x(), dGatePre, scratch.get("dGate", type, w.gate().shape()), true, false, 1.0, 0.0);
+            Nd4j.gemm(dGatePre, w.gate(), dx, false, true, 1.0, 1.0);
         }
-        return new Gradients(dx, dUp, dGate, dDown, biasGradient(w.upBias(), dPre[0]),
-                biasGradient(w.gateBias(), dPre[1]), biasGradient(w.downBias(), dOutput));
+        return new Gradients(dx, dUp, dGate, dDown, biasGradient(w.upBias(), dUpPre),
+                biasGradient(w.gateBias(), dGatePre), biasGradient(w.downBias(), dOutput));
     }
 
-    private static INDArray affine(INDArray x, INDArray w, INDArray bias) {
-        INDArray y = x.mmul(w);
-        return bias == null ? y : y.addiRowVector(bias);
+    private static INDArray affine(INDArray x, INDArray w, INDArray bias, INDArray out) {
+        Nd4j.gemm(x, w, out, false, false, 1.0, 0.0);
+        return bias == null ? out : out.addiRowVector(bias);
     }
 
     private static INDArray biasGradient(INDArray bias, INDArray dPre) {

@@ -32,9 +32,16 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFunction.Saved> {
 
     private final RoutedExperts.Settings s;
+    /** One block per expert, so that each keeps its own arrays until the backward pass. */
+    private final FeedForwardPass[] expertPasses;
+    private final FeedForwardPass shared = new FeedForwardPass();
 
     public RoutedExpertsFunction(RoutedExperts.Settings settings) {
         this.s = settings;
+        this.expertPasses = new FeedForwardPass[Math.toIntExact(settings.numExperts())];
+        for (int e = 0; e < expertPasses.length; e++) {
+            expertPasses[e] = new FeedForwardPass();
+        }
     }
 
     /** One expert's block: its kept tokens in order, their gates, and its forward pass on their rows. */
@@ -69,7 +76,7 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
                 continue;
             }
             int group = e / s.expertsPerGroup();
-            FeedForwardPass.Forward pass = FeedForwardPass.forward(expert(expertWeights, e), s.activation(),
+            FeedForwardPass.Forward pass = expertPasses[e].forward(expert(expertWeights, e), s.activation(),
                     x.getRows(tokens));
             double[] out = HostArrays.toDoubles(pass.output());                       // [m, nOut / G_O]
             for (int r = 0; r < tokens.length; r++) {
@@ -83,19 +90,19 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
         }
         INDArray routed = HostArrays.fromDoubles(y, x.dataType(), n, nOut);
         INDArray output = s.concatProjection() ? routed.mmul(ctx.param(RoutedExperts.W_CONCAT)) : routed;
-        FeedForwardPass.Forward shared = null;
+        FeedForwardPass.Forward sharedPass = null;
         INDArray mix = null;
         if (s.sharedHidden() > 0) {
-            shared = FeedForwardPass.forward(sharedWeights(ctx), s.activation(), x);
+            sharedPass = shared.forward(sharedWeights(ctx), s.activation(), x);
             if (s.sharedGate()) {
                 mix = Transforms.sigmoid(x.mmul(ctx.param(SharedExpert.W_MIX)), false);   // [n, 1]
-                output = output.add(shared.output().mulColumnVector(mix));
+                output = output.add(sharedPass.output().mulColumnVector(mix));
             } else {
-                output = output.add(shared.output());
+                output = output.add(sharedPass.output());
             }
         }
         Map<String, INDArray> stats = statistics(selected, dispatch, n, x.dataType());
-        return new HostResult<>(output, new Saved(logits, probabilities, selected, gates, blocks, routed, shared, mix),
+        return new HostResult<>(output, new Saved(logits, probabilities, selected, gates, blocks, routed, sharedPass, mix),
                 stats, auxScore(logits, probabilities, selected, n));
     }
 
@@ -117,8 +124,7 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
                 ctx.gradient(SharedExpert.W_MIX).assign(x.transpose().mmul(dMix));
                 dx.addi(dMix.mmul(ctx.param(SharedExpert.W_MIX).transpose()));
             }
-            FeedForwardPass.Gradients g = FeedForwardPass.backward(sharedWeights(ctx), s.activation(), saved.shared(),
-                    dShared);
+            FeedForwardPass.Gradients g = shared.backward(sharedWeights(ctx), s.activation(), saved.shared(), dShared);
             ctx.gradient(SharedExpert.W_UP).assign(g.up());
             if (g.gate() != null) {
                 ctx.gradient(SharedExpert.W_GATE).assign(g.gate());
@@ -154,7 +160,7 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
                 }
                 dGates[t * experts + block.expert()] = dot;
             }
-            FeedForwardPass.Gradients g = FeedForwardPass.backward(expert(expertWeights, block.expert()),
+            FeedForwardPass.Gradients g = expertPasses[block.expert()].backward(expert(expertWeights, block.expert()),
                     s.activation(), block.pass(), HostArrays.fromDoubles(dOut, x.dataType(), tokens.length, width));
             expertGrads[0].slice(block.expert()).assign(g.up());
             if (g.gate() != null) {

@@ -62,56 +62,68 @@ public enum HiddenActivation {
     }
 
     /**
-     * The activation on arrays, for the eager path: a new array {@code act(up[, gate])} of {@code up}'s shape.
+     * The activation on arrays, for the eager path: writes {@code act(up[, gate])} into {@code hidden}, using
+     * {@code tmp} (same shape) as scratch; allocates nothing of that size.
      *
      * @param gate the gate projection for gated variants, ignored (may be null) otherwise
      */
-    public INDArray forward(INDArray up, INDArray gate) {
-        return switch (this) {
-            case RELU -> Transforms.relu(up, true);
-            case GELU -> up.mul(cdf(up));
-            case SILU -> up.mul(Transforms.sigmoid(up, true));
-            case TANH -> Transforms.tanh(up, true);
-            case SWIGLU -> gate.mul(Transforms.sigmoid(gate, true)).muli(up);
-            case GEGLU -> gate.mul(cdf(gate)).muli(up);
-        };
+    public void forward(INDArray up, INDArray gate, INDArray hidden, INDArray tmp) {
+        switch (this) {
+            case RELU -> Transforms.relu(hidden.assign(up), false);
+            case GELU -> hidden.assign(up).muli(cdf(up, tmp));
+            case SILU -> hidden.assign(up).muli(sigmoid(up, tmp));
+            case TANH -> Transforms.tanh(hidden.assign(up), false);
+            case SWIGLU -> hidden.assign(gate).muli(sigmoid(gate, tmp)).muli(up);
+            case GEGLU -> hidden.assign(gate).muli(cdf(gate, tmp)).muli(up);
+        }
     }
 
     /**
-     * The backward pass of {@link #forward}: {@code {dL/d(up), dL/d(gate)}} from {@code dL/d(hidden)}; the second is
-     * null for variants without a gate.
+     * The backward pass of {@link #forward}: writes dL/d(up) into {@code dUp} and, for gated variants, dL/d(gate) into
+     * {@code dGate}, from dL/d(hidden); {@code tmp} and {@code tmp2} are scratch of the same shape.
      */
-    public INDArray[] backward(INDArray up, INDArray gate, INDArray dHidden) {
-        return switch (this) {
-            case RELU -> new INDArray[] {dHidden.mul(up.gt(0.0).castTo(up.dataType())), null};
-            case GELU -> new INDArray[] {dHidden.mul(geluSlope(up)), null};
-            case SILU -> new INDArray[] {dHidden.mul(siluSlope(up)), null};
+    public void backward(INDArray up, INDArray gate, INDArray dHidden, INDArray dUp, INDArray dGate, INDArray tmp,
+                         INDArray tmp2) {
+        switch (this) {
+            case RELU -> dUp.assign(dHidden).muli(up.gt(0.0).castTo(up.dataType()));
+            case GELU -> dUp.assign(dHidden).muli(geluSlope(up, tmp, tmp2));
+            case SILU -> dUp.assign(dHidden).muli(siluSlope(up, tmp, tmp2));
             case TANH -> {
-                INDArray t = Transforms.tanh(up, true);
-                yield new INDArray[] {dHidden.mul(t.muli(t).rsubi(1.0)), null};
+                Transforms.tanh(tmp.assign(up), false);
+                dUp.assign(dHidden).muli(tmp.muli(tmp).rsubi(1.0));
             }
-            case SWIGLU -> new INDArray[] {dHidden.mul(gate.mul(Transforms.sigmoid(gate, true))),
-                    dHidden.mul(up).muli(siluSlope(gate))};
-            case GEGLU -> new INDArray[] {dHidden.mul(gate.mul(cdf(gate))), dHidden.mul(up).muli(geluSlope(gate))};
-        };
+            case SWIGLU -> {
+                dUp.assign(dHidden).muli(sigmoid(gate, tmp).muli(gate));
+                dGate.assign(dHidden).muli(up).muli(siluSlope(gate, tmp, tmp2));
+            }
+            case GEGLU -> {
+                dUp.assign(dHidden).muli(cdf(gate, tmp).muli(gate));
+                dGate.assign(dHidden).muli(up).muli(geluSlope(gate, tmp, tmp2));
+            }
+        }
     }
 
-    /** {@code Phi(x) = 0.5 (1 + erf(x / sqrt 2))}, a new array. */
-    private static INDArray cdf(INDArray x) {
-        INDArray e = x.mul(SQRT_HALF);
-        Nd4j.exec(new Erf(e, e));
-        return e.addi(1.0).muli(0.5);
+    /** {@code Phi(x) = 0.5 (1 + erf(x / sqrt 2))}, written into and returning {@code out}. */
+    private static INDArray cdf(INDArray x, INDArray out) {
+        out.assign(x).muli(SQRT_HALF);
+        Nd4j.exec(new Erf(out, out));
+        return out.addi(1.0).muli(0.5);
     }
 
-    /** d/dx of {@code x Phi(x)}: {@code Phi(x) + x phi(x)}. */
-    private static INDArray geluSlope(INDArray x) {
-        INDArray density = Transforms.exp(x.mul(x).muli(-0.5), false).muli(INV_SQRT_2PI).muli(x);
-        return cdf(x).addi(density);
+    private static INDArray sigmoid(INDArray x, INDArray out) {
+        return Transforms.sigmoid(out.assign(x), false);
     }
 
-    /** d/dx of {@code x sigmoid(x)}: {@code s (1 + x (1 - s))}. */
-    private static INDArray siluSlope(INDArray x) {
-        INDArray s = Transforms.sigmoid(x, true);
-        return s.rsub(1.0).muli(x).addi(1.0).muli(s);
+    /** d/dx of {@code x Phi(x)}: {@code Phi(x) + x phi(x)}, into {@code out}. */
+    private static INDArray geluSlope(INDArray x, INDArray out, INDArray tmp) {
+        Transforms.exp(tmp.assign(x).muli(x).muli(-0.5), false).muli(INV_SQRT_2PI).muli(x);
+        return cdf(x, out).addi(tmp);
+    }
+
+    /** d/dx of {@code x sigmoid(x)}: {@code s (1 + x (1 - s))}, into {@code out}. */
+    private static INDArray siluSlope(INDArray x, INDArray out, INDArray tmp) {
+        INDArray s = sigmoid(x, out);
+        tmp.assign(s).rsubi(1.0).muli(x).addi(1.0);
+        return s.muli(tmp);
     }
 }
