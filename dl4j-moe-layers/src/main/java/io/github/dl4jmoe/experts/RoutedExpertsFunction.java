@@ -102,8 +102,8 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
             }
         }
         Map<String, INDArray> stats = statistics(selected, dispatch, n, x.dataType());
-        return new HostResult<>(output, new Saved(logits, probabilities, selected, gates, blocks, routed, sharedPass, mix),
-                stats, auxScore(logits, probabilities, selected, n));
+        Saved saved = new Saved(logits, probabilities, selected, gates, blocks, routed, sharedPass, mix);
+        return new HostResult<>(output, saved, stats, auxScore(logits, probabilities, selected, n));
     }
 
     @Override
