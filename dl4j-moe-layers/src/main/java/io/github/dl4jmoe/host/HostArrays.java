@@ -4,7 +4,6 @@ import java.lang.ref.Reference;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
@@ -39,10 +38,7 @@ public final class HostArrays {
     /** A new array of {@code type} and {@code shape} holding {@code values} in row-major order. */
     public static INDArray fromDoubles(double[] values, DataType type, long... shape) {
         DataType direct = type == DataType.FLOAT ? DataType.FLOAT : DataType.DOUBLE;
-        INDArray target = Nd4j.createUninitialized(direct, shape);
-        INDArray out = ownsBuffer(target) ? copyInto(values, target)
-                // M2.1 gives some shapes with unit dimensions (such as [3, 8, 1]) strides it calls non-default
-                : copyInto(values, Nd4j.createUninitialized(direct, values.length)).reshape('c', shape);
+        INDArray out = copyInto(values, Nd4j.createUninitialized(direct, shape));
         return direct == type ? out : out.castTo(type);
     }
 
@@ -73,7 +69,22 @@ public final class HostArrays {
 
     /** Whether {@code a} is exactly its whole buffer in row-major order (so the buffer can be read directly). */
     private static boolean ownsBuffer(INDArray a) {
-        return !a.isView() && a.offset() == 0 && a.ordering() == 'c' && Shape.hasDefaultStridesForShape(a)
+        return !a.isView() && a.offset() == 0 && a.ordering() == 'c' && rowMajorStrides(a)
                 && a.data().length() == a.length();
+    }
+
+    /**
+     * Whether the elements lie in row-major order. Unlike {@code Shape.hasDefaultStridesForShape} this ignores the
+     * stride of a dimension of size 1, which M2.1 sets to 1 for some shapes ({@code [6, 1, 1]} gets {@code [1, 1, 1]}).
+     */
+    private static boolean rowMajorStrides(INDArray a) {
+        long expected = 1;
+        for (int i = a.rank() - 1; i >= 0; i--) {
+            if (a.size(i) != 1 && a.stride(i) != expected) {
+                return false;
+            }
+            expected *= a.size(i);
+        }
+        return true;
     }
 }

@@ -6,6 +6,8 @@ import io.github.dl4jmoe.host.HostArrays;
 import io.github.dl4jmoe.host.HostContext;
 import io.github.dl4jmoe.host.HostFunction;
 import io.github.dl4jmoe.host.HostResult;
+import io.github.dl4jmoe.host.ScratchArrays;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.factory.Nd4j;
@@ -19,12 +21,15 @@ import org.nd4j.linalg.factory.Nd4j;
  * </pre>
  * Backward: {@code dv = a^T dc}, {@code da = dc v^T}, {@code ds = a (da - rowsum(a da)) / sqrt(dh)},
  * {@code dq = ds k}, {@code dk = ds^T q}; then the projections' gradients. A masked query's scores get no bias (all
- * keys forbidden would make M2.1's softmax return NaN); its output and gradients are zero anyway.
+ * keys forbidden would make M2.1's softmax return NaN); its output and gradients are zero anyway. Products are written
+ * into arrays reused from pass to pass: the forward pass's stay valid until the next forward pass.
  */
 final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
 
     private final int heads;
     private final boolean hasBias;
+    /** Every large array of a pass, reused from pass to pass (forward and backward use different names). */
+    private final ScratchArrays scratch = new ScratchArrays();
 
     AttentionFunction(int heads, boolean hasBias) {
         this.heads = heads;
@@ -39,70 +44,89 @@ final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
     @Override
     public HostResult<Saved> forward(HostContext ctx, INDArray[] inputs) {
         INDArray x = inputs[0];                                                   // [mb, d, T]
+        DataType type = x.dataType();
         int mb = (int) x.size(0);
         int d = (int) x.size(1);
         int steps = (int) x.size(2);
+        long pairs = (long) mb * heads;
         double scale = 1.0 / Math.sqrt(d / heads);
-        INDArray rows = x.permute(0, 2, 1).dup('c').reshape(mb * steps, d);     // row b T + t
-        INDArray q = split(project(ctx, rows, CausalSelfAttention.W_QUERY, CausalSelfAttention.B_QUERY), mb, steps);
-        INDArray k = split(project(ctx, rows, CausalSelfAttention.W_KEY, CausalSelfAttention.B_KEY), mb, steps);
-        INDArray v = split(project(ctx, rows, CausalSelfAttention.W_VALUE, CausalSelfAttention.B_VALUE), mb, steps);
-        INDArray scores = Nd4j.matmul(q, k, false, true, false).muli(scale)      // [B, T, T]
-                .addi(maskBias(HostArrays.toDoubles(inputs[1]), mb, steps, x));
-        INDArray weights = Nd4j.exec(new SoftMax(scores, scores, 2))[0];
-        INDArray merged = merge(Nd4j.matmul(weights, v), mb, steps);            // [mb T, d]
+        INDArray rows = rows(x, "rows");                                         // row b T + t
+        INDArray q = split(project(ctx, rows, CausalSelfAttention.W_QUERY, CausalSelfAttention.B_QUERY, "q"), "qh",
+                mb, steps);
+        INDArray k = split(project(ctx, rows, CausalSelfAttention.W_KEY, CausalSelfAttention.B_KEY, "k"), "kh",
+                mb, steps);
+        INDArray v = split(project(ctx, rows, CausalSelfAttention.W_VALUE, CausalSelfAttention.B_VALUE, "v"), "vh",
+                mb, steps);
+        INDArray scores = Nd4j.matmul(q, k, scratch.get("scores", type, pairs, steps, steps), false, true, false)
+                .muli(scale).addi(maskBias(HostArrays.toDoubles(inputs[1]), mb, steps, type));
+        INDArray weights = Nd4j.exec(new SoftMax(scores, scores, 2))[0];        // [B, T, T]
+        INDArray context = Nd4j.matmul(weights, v, scratch.get("context", type, pairs, steps, d / heads), false,
+                false, false);
+        INDArray merged = merge(context, "merged", mb, steps);                    // [mb T, d]
         INDArray queryMask = inputs[1].reshape(mb * steps, 1);
-        INDArray out = project(ctx, merged, CausalSelfAttention.W_OUT, CausalSelfAttention.B_OUT)
+        INDArray out = project(ctx, merged, CausalSelfAttention.W_OUT, CausalSelfAttention.B_OUT, "out")
                 .muliColumnVector(queryMask);
-        INDArray y = out.reshape(mb, steps, d).permute(0, 2, 1).dup('c');
+        INDArray y = scratch.get("y", type, mb, d, steps).assign(out.reshape(mb, steps, d).permute(0, 2, 1));
         return new HostResult<>(y, new Saved(rows, q, k, v, weights, merged, queryMask), Map.of());
     }
 
     @Override
     public INDArray[] backward(HostContext ctx, INDArray[] inputs, Saved saved, INDArray outputGradient) {
         INDArray x = inputs[0];
+        DataType type = x.dataType();
         int mb = (int) x.size(0);
         int d = (int) x.size(1);
         int steps = (int) x.size(2);
         double scale = 1.0 / Math.sqrt(d / heads);
-        INDArray dOut = outputGradient.permute(0, 2, 1).dup('c').reshape(mb * steps, d)
-                .muliColumnVector(saved.queryMask());
+        INDArray dOut = rows(outputGradient, "dOut").muliColumnVector(saved.queryMask());
         INDArray dMerged = backProject(ctx, saved.merged(), dOut, CausalSelfAttention.W_OUT,
-                CausalSelfAttention.B_OUT);
-        INDArray dContext = split(dMerged, mb, steps);                           // [B, T, dh]
+                CausalSelfAttention.B_OUT, "dMerged");
+        INDArray dContext = split(dMerged, "dContext", mb, steps);               // [B, T, dh]
         INDArray a = saved.weights();
-        INDArray dv = Nd4j.matmul(a, dContext, true, false, false);
-        INDArray da = Nd4j.matmul(dContext, saved.v(), false, true, false);     // [B, T, T]
-        INDArray ds = da.subi(da.mul(a).sum(true, 2)).muli(a).muli(scale);
-        INDArray dq = Nd4j.matmul(ds, saved.k());
-        INDArray dk = Nd4j.matmul(ds, saved.q(), true, false, false);
+        INDArray dv = Nd4j.matmul(a, dContext, scratch.get("dv", type, dContext.shape()), true, false, false);
+        INDArray ds = Nd4j.matmul(dContext, saved.v(), scratch.get("ds", type, a.shape()), false, true, false);
+        INDArray rowDot = scratch.get("dsTmp", type, a.shape()).assign(ds).muli(a).sum(true, 2);
+        ds.subi(rowDot).muli(a).muli(scale);                                     // a (da - rowsum(a da)) / sqrt dh
+        INDArray dq = Nd4j.matmul(ds, saved.k(), scratch.get("dq", type, dContext.shape()), false, false, false);
+        INDArray dk = Nd4j.matmul(ds, saved.q(), scratch.get("dk", type, dContext.shape()), true, false, false);
         INDArray rows = saved.rows();
-        INDArray dx = backProject(ctx, rows, merge(dq, mb, steps), CausalSelfAttention.W_QUERY,
-                CausalSelfAttention.B_QUERY);
-        dx.addi(backProject(ctx, rows, merge(dk, mb, steps), CausalSelfAttention.W_KEY, CausalSelfAttention.B_KEY));
-        dx.addi(backProject(ctx, rows, merge(dv, mb, steps), CausalSelfAttention.W_VALUE,
-                CausalSelfAttention.B_VALUE));
+        INDArray dx = backProject(ctx, rows, merge(dq, "dqRows", mb, steps), CausalSelfAttention.W_QUERY,
+                CausalSelfAttention.B_QUERY, "dx");
+        dx.addi(backProject(ctx, rows, merge(dk, "dkRows", mb, steps), CausalSelfAttention.W_KEY,
+                CausalSelfAttention.B_KEY, "dxk"));
+        dx.addi(backProject(ctx, rows, merge(dv, "dvRows", mb, steps), CausalSelfAttention.W_VALUE,
+                CausalSelfAttention.B_VALUE, "dxv"));
         return new INDArray[] {dx.reshape(mb, steps, d).permute(0, 2, 1).dup('c')};
     }
 
-    /** Rows {@code [mb T, h dh]} to per-pair blocks {@code [mb h, T, dh]}. */
-    private INDArray split(INDArray rows, int mb, int steps) {
+    /** {@code [mb, d, T]} as rows {@code [mb T, d]} (row b T + t), in the scratch array {@code name}. */
+    private INDArray rows(INDArray x, String name) {
+        long mb = x.size(0);
+        long d = x.size(1);
+        long steps = x.size(2);
+        return scratch.get(name, x.dataType(), mb, steps, d).assign(x.permute(0, 2, 1)).reshape(mb * steps, d);
+    }
+
+    /** Rows {@code [mb T, h dh]} to per-pair blocks {@code [mb h, T, dh]}, in the scratch array {@code name}. */
+    private INDArray split(INDArray rows, String name, int mb, int steps) {
         long dh = rows.size(1) / heads;
-        return rows.reshape(mb, steps, heads, dh).permute(0, 2, 1, 3).dup('c').reshape((long) mb * heads, steps, dh);
+        return scratch.get(name, rows.dataType(), mb, heads, steps, dh)
+                .assign(rows.reshape(mb, steps, heads, dh).permute(0, 2, 1, 3)).reshape((long) mb * heads, steps, dh);
     }
 
     /** The inverse of {@link #split}. */
-    private INDArray merge(INDArray blocks, int mb, int steps) {
+    private INDArray merge(INDArray blocks, String name, int mb, int steps) {
         long dh = blocks.size(2);
-        return blocks.reshape(mb, heads, steps, dh).permute(0, 2, 1, 3).dup('c').reshape((long) mb * steps,
-                heads * dh);
+        return scratch.get(name, blocks.dataType(), mb, steps, heads, dh)
+                .assign(blocks.reshape(mb, heads, steps, dh).permute(0, 2, 1, 3)).reshape((long) mb * steps,
+                        heads * dh);
     }
 
     /**
      * {@code [mb h, T, T]}: 0 where query t may see key u (u &lt;= t, u real), {@link CausalSelfAttention#MASKED_SCORE}
      * elsewhere; all 0 for a masked query.
      */
-    private INDArray maskBias(double[] mask, int mb, int steps, INDArray like) {
+    private INDArray maskBias(double[] mask, int mb, int steps, DataType type) {
         double[] bias = new double[mb * heads * steps * steps];
         for (int b = 0; b < mb; b++) {
             for (int t = 0; t < steps; t++) {
@@ -117,21 +141,26 @@ final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
                 }
             }
         }
-        return HostArrays.fromDoubles(bias, like.dataType(), (long) mb * heads, steps, steps);
+        return HostArrays.copyInto(bias, scratch.get("maskBias", type, (long) mb * heads, steps, steps));
     }
 
-    /** {@code rows W [+ b]}. */
-    private INDArray project(HostContext ctx, INDArray rows, String weight, String bias) {
-        INDArray y = rows.mmul(ctx.param(weight));
+    /** {@code rows W [+ b]}, in the scratch array {@code name}. */
+    private INDArray project(HostContext ctx, INDArray rows, String weight, String bias, String name) {
+        INDArray w = ctx.param(weight);
+        INDArray y = Nd4j.gemm(rows, w, scratch.get(name, rows.dataType(), rows.size(0), w.size(1)), false, false,
+                1.0, 0.0);
         return hasBias ? y.addiRowVector(ctx.param(bias)) : y;
     }
 
-    /** Writes the gradients of {@code rows W [+ b]} from {@code dy} and returns {@code dy W^T}. */
-    private INDArray backProject(HostContext ctx, INDArray rows, INDArray dy, String weight, String bias) {
-        ctx.gradient(weight).assign(rows.transpose().mmul(dy));
+    /** Writes the gradients of {@code rows W [+ b]} from {@code dy}; returns {@code dy W^T} (scratch {@code name}). */
+    private INDArray backProject(HostContext ctx, INDArray rows, INDArray dy, String weight, String bias,
+                                 String name) {
+        INDArray w = ctx.param(weight);
+        ctx.gradient(weight).assign(Nd4j.gemm(rows, dy, scratch.get("g" + name, dy.dataType(), w.shape()), true,
+                false, 1.0, 0.0));
         if (hasBias) {
             ctx.gradient(bias).assign(dy.sum(true, 0));
         }
-        return dy.mmul(ctx.param(weight).transpose());
+        return Nd4j.gemm(dy, w, scratch.get(name, dy.dataType(), dy.size(0), w.size(0)), false, true, 1.0, 0.0);
     }
 }
