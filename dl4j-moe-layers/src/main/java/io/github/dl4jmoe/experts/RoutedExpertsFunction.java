@@ -9,6 +9,7 @@ import io.github.dl4jmoe.host.HostArrays;
 import io.github.dl4jmoe.host.HostContext;
 import io.github.dl4jmoe.host.HostFunction;
 import io.github.dl4jmoe.host.HostResult;
+import io.github.dl4jmoe.host.RowSoftmax;
 import io.github.dl4jmoe.routing.Router;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -62,7 +63,7 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
         int width = (int) s.groupWidth();
         Router router = s.router();
         double[] logits = HostArrays.toDoubles(x.mmul(ctx.param(RoutedExperts.W_ROUTER)));   // [n, E]
-        double[] probabilities = softmax(logits, experts);
+        double[] probabilities = RowSoftmax.of(logits, experts);
         double[] selected = router.select(logits, probabilities, experts);
         double[] gates = router.gates(probabilities, selected, experts);
 
@@ -365,26 +366,6 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
     private FeedForwardPass.Weights sharedWeights(HostContext ctx) {
         return FeedForwardPass.Weights.of(ctx.param(SharedExpert.W_UP),
                 s.activation().isGated() ? ctx.param(SharedExpert.W_GATE) : null, ctx.param(SharedExpert.W_DOWN));
-    }
-
-    /** Row-wise softmax of {@code [n, width]}, stabilised by the row maximum. */
-    static double[] softmax(double[] logits, int width) {
-        double[] p = new double[logits.length];
-        for (int row = 0; row < logits.length; row += width) {
-            double max = Double.NEGATIVE_INFINITY;
-            for (int e = row; e < row + width; e++) {
-                max = Math.max(max, logits[e]);
-            }
-            double sum = 0;
-            for (int e = row; e < row + width; e++) {
-                p[e] = Math.exp(logits[e] - max);
-                sum += p[e];
-            }
-            for (int e = row; e < row + width; e++) {
-                p[e] /= sum;
-            }
-        }
-        return p;
     }
 
     private static double logSumExp(double[] logits, int from, int width) {

@@ -1,5 +1,7 @@
 package io.github.dl4jmoe.peer;
 
+import io.github.dl4jmoe.host.RowSoftmax;
+
 /**
  * PEER's router weights over each query's k retrieved experts (He 2024, eq. 4): a softmax over the k selected scores
  * (the paper) or a sigmoid of each, with the backward pass. Scores and gates are flat, {@code [queries * k]}.
@@ -14,25 +16,14 @@ final class PeerGates {
         this.sigmoid = sigmoid;
     }
 
-    /** Gates from the selected scores, which come sorted best first per query. */
+    /** Gates from the selected scores, {@code k} consecutive per query. */
     double[] forward(double[] scores) {
+        if (!sigmoid) {
+            return RowSoftmax.of(scores, topK);
+        }
         double[] gates = new double[scores.length];
-        for (int from = 0; from < scores.length; from += topK) {
-            if (sigmoid) {
-                for (int p = from; p < from + topK; p++) {
-                    gates[p] = 1 / (1 + Math.exp(-scores[p]));
-                }
-                continue;
-            }
-            double max = scores[from];
-            double sum = 0;
-            for (int p = from; p < from + topK; p++) {
-                gates[p] = Math.exp(scores[p] - max);
-                sum += gates[p];
-            }
-            for (int p = from; p < from + topK; p++) {
-                gates[p] /= sum;
-            }
+        for (int p = 0; p < scores.length; p++) {
+            gates[p] = 1 / (1 + Math.exp(-scores[p]));
         }
         return gates;
     }
