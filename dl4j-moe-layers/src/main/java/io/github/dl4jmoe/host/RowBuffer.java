@@ -8,19 +8,24 @@ import java.lang.reflect.Field;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.Shape;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Row access to a row-major {@code [rows, width]} FLOAT or DOUBLE array (a view into a parameter vector included):
- * one bulk memory copy per row ({@code Unsafe.copyMemory}, the copy JavaCPP and NIO use internally), no native call
- * and no per-element ND4J access, and no 2 GiB limit (an NIO view of a PEER parameter vector at N = 1,048,576 would
- * be larger). The profile of a PEER step showed per-element reads through JavaCPP's indexers as its largest Java
- * cost; a row copy is a memcpy. Hold the array itself while using this: the address does not keep the INDArray
- * alive. One instance per thread (it owns a row scratch buffer).
+ * Row access to a row-major {@code [rows, width]} FLOAT or DOUBLE array (a view into a parameter vector included).
+ * {@link #of} chooses the implementation at run time: on the CPU backend this class, raw memory copies; on any other
+ * backend (CUDA) {@link PortableRows}, element access through the array's {@code DataBuffer}, which the backend keeps
+ * in sync with the device. Both give the same values ({@code RowBufferTest}).
+ *
+ * <p>The CPU path is one bulk memory copy per row ({@code Unsafe.copyMemory}, the copy JavaCPP and NIO use
+ * internally), no native call and no per-element ND4J access, and no 2 GiB limit (an NIO view of a PEER parameter
+ * vector at N = 1,048,576 would be larger). The profile of a PEER step showed per-element reads through JavaCPP's
+ * indexers as its largest Java cost; a row copy is a memcpy. Hold the array itself while using this: the address does
+ * not keep the INDArray alive. One instance per thread (it owns a row scratch buffer).
  *
  * <p>{@code sun.misc.Unsafe} is reached through a method handle: it needs no JVM flag on Java 17 (module
  * jdk.unsupported), and javac's proprietary-API warning, which cannot be suppressed, would fail our -Werror build.
  */
-public final class RowBuffer {
+public class RowBuffer {
 
     /** {@code Unsafe.copyMemory(Object srcBase, long srcOffset, Object destBase, long destOffset, long bytes)}. */
     private static final MethodHandle COPY_MEMORY;
@@ -51,7 +56,35 @@ public final class RowBuffer {
     private final boolean isFloat;
     private final float[] floatRow;
 
+    /**
+     * System property that, set to {@code true}, makes {@link #of} choose the portable path on the CPU backend too
+     * (tests compare the two; it also isolates a problem of the raw copies).
+     */
+    public static final String FORCE_PORTABLE = "dl4jmoe.portableRows";
+
+    /** Row access to {@code array}: raw copies on the CPU backend, {@link PortableRows} elsewhere. */
+    public static RowBuffer of(INDArray array) {
+        boolean raw = Nd4j.getEnvironment().isCPU() && !Boolean.getBoolean(FORCE_PORTABLE);
+        return raw ? new RowBuffer(array) : new PortableRows(array);
+    }
+
+    /** The CPU path; prefer {@link #of}. */
     public RowBuffer(INDArray array) {
+        this(array, true);
+    }
+
+    /** @param raw whether to take the array's native address for raw copies (the CPU path) */
+    protected RowBuffer(INDArray array, boolean raw) {
+        check(array);
+        this.rows = array.size(0);
+        this.width = (int) array.size(1);
+        this.isFloat = array.dataType() == DataType.FLOAT;
+        this.floatRow = isFloat ? new float[width] : null;
+        this.address = raw ? array.data().addressPointer().address() + firstElement(array) * array.dataType().width()
+                : 0;
+    }
+
+    private static void check(INDArray array) {
         if (array.rank() != 2 || array.ordering() != 'c' || !Shape.hasDefaultStridesForShape(array)) {
             throw new IllegalArgumentException("RowBuffer: need a row-major [rows, width] array, got "
                     + array.shapeInfoToString());
@@ -59,13 +92,22 @@ public final class RowBuffer {
         if (array.dataType() != DataType.FLOAT && array.dataType() != DataType.DOUBLE) {
             throw new IllegalArgumentException("RowBuffer: FLOAT or DOUBLE only, got " + array.dataType());
         }
-        this.rows = array.size(0);
-        this.width = (int) array.size(1);
-        this.isFloat = array.dataType() == DataType.FLOAT;
-        this.floatRow = isFloat ? new float[width] : null;
-        // addressPointer() already points at the buffer's own offset; the array may start further in
-        long offset = array.offset() - array.data().offset();
-        this.address = array.data().addressPointer().address() + offset * array.dataType().width();
+    }
+
+    /**
+     * Index of the array's first element in its {@code DataBuffer}: the buffer's own offset is already applied by
+     * {@code addressPointer()} and by element access, the array may start further in.
+     */
+    static long firstElement(INDArray array) {
+        return array.offset() - array.data().offset();
+    }
+
+    public long rows() {
+        return rows;
+    }
+
+    public int width() {
+        return width;
     }
 
     /** Copies row {@code r} into {@code out}. */
@@ -93,7 +135,7 @@ public final class RowBuffer {
         }
     }
 
-    private long rowAddress(long r) {
+    long rowAddress(long r) {
         if (r < 0 || r >= rows) {
             throw new IndexOutOfBoundsException("RowBuffer: row " + r + " of " + rows);
         }

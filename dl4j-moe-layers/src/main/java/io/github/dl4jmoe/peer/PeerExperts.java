@@ -105,7 +105,7 @@ public final class PeerExperts {
         ExpertGroups groups = ExpertGroups.of(experts);
         double[] pre = new double[experts.length];
         groups.inParallel(0, (from, to, unused) -> {
-            RowBuffer downRows = new RowBuffer(down);
+            RowBuffer downRows = RowBuffer.of(down);
             double[] u = new double[nIn];
             for (int g = from; g < to; g++) {
                 downRows.get(groups.expert(g), u);
@@ -118,7 +118,7 @@ public final class PeerExperts {
         double[][] actAndSlope = activate(pre);
         double[] act = actAndSlope[0];
         double[] output = groups.inParallel(tokens * nOut, (from, to, out) -> {
-            RowBuffer upRows = new RowBuffer(up);
+            RowBuffer upRows = RowBuffer.of(up);
             double[] v = new double[nOut];
             for (int g = from; g < to; g++) {
                 upRows.get(groups.expert(g), v);
@@ -154,8 +154,8 @@ public final class PeerExperts {
         ExpertGroups groups = forward.byExpert();
         double[] gateGrads = new double[experts.length];
         double[] inputGrads = groups.inParallel(tokens * nIn, (from, to, dx) -> {
-            RowBuffer downRows = new RowBuffer(down);
-            RowBuffer upRows = new RowBuffer(up);
+            RowBuffer downRows = RowBuffer.of(down);
+            RowBuffer upRows = RowBuffer.of(up);
             RowConsumer consumer = tables.open();
             double[] u = new double[nIn];
             double[] v = new double[nOut];

@@ -45,8 +45,8 @@ public final class ProductKeySearch {
         // contiguous ranges of queries, each reading its score rows one at a time (no [queries, n] copy)
         int threads = Parallelism.threads();
         IntStream.range(0, threads).parallel().forEach(part -> {
-            RowBuffer in1 = new RowBuffer(rows1);
-            RowBuffer in2 = new RowBuffer(rows2);
+            RowBuffer in1 = RowBuffer.of(rows1);
+            RowBuffer in2 = RowBuffer.of(rows2);
             double[] s1 = new double[n];
             double[] s2 = new double[n];
             int end = Parallelism.bound(queries, part + 1, threads);

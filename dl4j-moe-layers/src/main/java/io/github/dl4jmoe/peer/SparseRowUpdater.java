@@ -78,9 +78,9 @@ public final class SparseRowUpdater {
         private RowUpdate(Step step) {
             this.rule = step.rule;
             int width = (int) step.table.size(1);
-            this.params = step.rule == null ? null : new RowBuffer(step.table);
-            this.m = step.firstMoment == null ? null : new RowBuffer(step.firstMoment);
-            this.v = step.secondMoment == null ? null : new RowBuffer(step.secondMoment);
+            this.params = step.rule == null ? null : RowBuffer.of(step.table);
+            this.m = step.firstMoment == null ? null : RowBuffer.of(step.firstMoment);
+            this.v = step.secondMoment == null ? null : RowBuffer.of(step.secondMoment);
             this.p = new double[width];
             this.mr = new double[width];
             this.vr = new double[width];
