@@ -6,6 +6,7 @@ import java.util.Objects;
 
 import io.github.dl4jmoe.experts.RoutedExperts;
 import io.github.dl4jmoe.experts.RoutedExpertsFunction;
+import io.github.dl4jmoe.experts.SharedExpert;
 import io.github.dl4jmoe.experts.TokenDispatch;
 import io.github.dl4jmoe.host.HostFunction;
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
@@ -20,6 +21,27 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * the block {@link RoutedExperts} with the {@link RoutedExperts.Settings} a subclass derives from its own fields.
  */
 public abstract class BaseRoutedLayer extends BaseMoeLayer {
+
+    // Parameter keys and statistic names of the block, under the names the configs have always offered them
+    // (MoeFeedForward.W_ROUTER, FineRMoeLayer.W_CONCAT, ...); defined in RoutedExperts and SharedExpert.
+    public static final String W_ROUTER = RoutedExperts.W_ROUTER;
+    public static final String W_EXPERT_UP = RoutedExperts.W_EXPERT_UP;
+    public static final String W_EXPERT_GATE = RoutedExperts.W_EXPERT_GATE;
+    public static final String W_EXPERT_DOWN = RoutedExperts.W_EXPERT_DOWN;
+    public static final String W_CONCAT = RoutedExperts.W_CONCAT;
+    public static final String W_SHARED_UP = SharedExpert.W_UP;
+    public static final String W_SHARED_GATE = SharedExpert.W_GATE;
+    public static final String W_SHARED_DOWN = SharedExpert.W_DOWN;
+    public static final String W_SHARED_MIX = SharedExpert.W_MIX;
+
+    /** Statistic: number of experts each token selected, {@code [n]}. */
+    public static final String STAT_EXPERTS_PER_TOKEN = RoutedExperts.STAT_EXPERTS_PER_TOKEN;
+    /** Statistic: tokens that selected each expert, {@code [E]}. */
+    public static final String STAT_LOAD = RoutedExperts.STAT_LOAD;
+    /** Statistic: selected pairs dropped for lack of capacity, scalar. */
+    public static final String STAT_DROPPED = RoutedExperts.STAT_DROPPED;
+    /** Statistic: slots per expert, scalar. */
+    public static final String STAT_CAPACITY = RoutedExperts.STAT_CAPACITY;
 
     public static final FfnActivation DEFAULT_ACTIVATION = FfnActivation.SWIGLU;
 

@@ -25,12 +25,6 @@ import io.github.dl4jmoe.routing.FineRRouter;
  */
 public class FineRMoeLayer extends BaseRoutedLayer {
 
-    public static final String W_ROUTER = RoutedExperts.W_ROUTER;
-    public static final String W_EXPERT_UP = RoutedExperts.W_EXPERT_UP;
-    public static final String W_EXPERT_GATE = RoutedExperts.W_EXPERT_GATE;
-    public static final String W_EXPERT_DOWN = RoutedExperts.W_EXPERT_DOWN;
-    public static final String W_CONCAT = RoutedExperts.W_CONCAT;
-
     /** The authors' load-balance coefficient. */
     public static final double DEFAULT_LOAD_BALANCE = 1e-3;
 

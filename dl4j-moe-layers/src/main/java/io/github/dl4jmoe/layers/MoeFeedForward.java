@@ -4,7 +4,6 @@ import java.util.Arrays;
 import java.util.List;
 
 import io.github.dl4jmoe.experts.RoutedExperts;
-import io.github.dl4jmoe.experts.SharedExpert;
 import io.github.dl4jmoe.routing.AuxiliaryLosses;
 import io.github.dl4jmoe.routing.Router;
 import io.github.dl4jmoe.routing.TopKRouter;
@@ -28,24 +27,6 @@ import io.github.dl4jmoe.routing.TopKRouter;
  * load per expert, dropped pairs, capacity.
  */
 public class MoeFeedForward extends BaseRoutedLayer {
-
-    public static final String W_ROUTER = RoutedExperts.W_ROUTER;
-    public static final String W_EXPERT_UP = RoutedExperts.W_EXPERT_UP;
-    public static final String W_EXPERT_GATE = RoutedExperts.W_EXPERT_GATE;
-    public static final String W_EXPERT_DOWN = RoutedExperts.W_EXPERT_DOWN;
-    public static final String W_SHARED_UP = SharedExpert.W_UP;
-    public static final String W_SHARED_GATE = SharedExpert.W_GATE;
-    public static final String W_SHARED_DOWN = SharedExpert.W_DOWN;
-    public static final String W_SHARED_MIX = SharedExpert.W_MIX;
-
-    /** Statistic: number of experts each token selected, {@code [n]}. */
-    public static final String STAT_EXPERTS_PER_TOKEN = RoutedExperts.STAT_EXPERTS_PER_TOKEN;
-    /** Statistic: tokens that selected each expert, {@code [E]}. */
-    public static final String STAT_LOAD = RoutedExperts.STAT_LOAD;
-    /** Statistic: selected pairs dropped for lack of capacity, scalar. */
-    public static final String STAT_DROPPED = RoutedExperts.STAT_DROPPED;
-    /** Statistic: slots per expert, scalar. */
-    public static final String STAT_CAPACITY = RoutedExperts.STAT_CAPACITY;
 
     private long numExperts;
     private long expertHidden;
