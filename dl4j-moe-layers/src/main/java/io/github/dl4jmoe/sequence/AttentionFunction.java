@@ -30,6 +30,9 @@ final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
     private final boolean hasBias;
     /** Every large array of a pass, reused from pass to pass (forward and backward use different names). */
     private final ScratchArrays scratch = new ScratchArrays();
+    /** The mask {@link #maskBias} last expanded, and the array it wrote (reused while the mask stays the same). */
+    private double[] biasMask;
+    private INDArray biasArray;
 
     AttentionFunction(int heads, boolean hasBias) {
         this.heads = heads;
@@ -127,6 +130,10 @@ final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
      * elsewhere; all 0 for a masked query.
      */
     private INDArray maskBias(double[] mask, int mb, int steps, DataType type) {
+        INDArray cached = scratch.get("maskBias", type, (long) mb * heads, steps, steps);
+        if (java.util.Arrays.equals(mask, biasMask) && cached == biasArray) {
+            return cached;                                     // same mask as the last pass: most passes of a run
+        }
         double[] bias = new double[mb * heads * steps * steps];
         for (int b = 0; b < mb; b++) {
             for (int t = 0; t < steps; t++) {
@@ -141,7 +148,9 @@ final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
                 }
             }
         }
-        return HostArrays.copyInto(bias, scratch.get("maskBias", type, (long) mb * heads, steps, steps));
+        biasMask = mask;
+        biasArray = HostArrays.copyInto(bias, cached);
+        return biasArray;
     }
 
     /** {@code rows W [+ b]}, in the scratch array {@code name}. */
