@@ -49,9 +49,13 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
     public record ExpertBlock(int expert, int group, int[] tokens, FeedForwardPass.Forward pass) {
     }
 
-    /** What the forward pass keeps for the backward pass. */
+    /**
+     * What the forward pass keeps for the backward pass, the copy of the expert tables included (parameters change
+     * only after the backward pass, so it need not be copied twice per step).
+     */
     public record Saved(double[] logits, double[] probabilities, double[] selected, double[] gates,
-                        List<ExpertBlock> blocks, INDArray routed, FeedForwardPass.Forward shared, INDArray mix) {
+                        List<ExpertBlock> blocks, INDArray routed, FeedForwardPass.Forward shared, INDArray mix,
+                        INDArray[] expertWeights) {
     }
 
     @Override
@@ -103,7 +107,8 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
             }
         }
         Map<String, INDArray> stats = statistics(selected, dispatch, n, x.dataType());
-        Saved saved = new Saved(logits, probabilities, selected, gates, blocks, routed, sharedPass, mix);
+        Saved saved = new Saved(logits, probabilities, selected, gates, blocks, routed, sharedPass, mix,
+                expertWeights);
         return new HostResult<>(output, saved, stats, auxScore(logits, probabilities, selected, n));
     }
 
@@ -142,7 +147,7 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
         int d = (int) x.size(1);
         double[] dxRouted = new double[n * d];
         double[] dGates = new double[n * experts];
-        INDArray[] expertWeights = expertWeights(ctx);
+        INDArray[] expertWeights = saved.expertWeights();
         INDArray[] expertGrads = {Nd4j.zeros(x.dataType(), expertWeights[0].shape()),
                 expertWeights[1] == null ? null : Nd4j.zeros(x.dataType(), expertWeights[1].shape()),
                 Nd4j.zeros(x.dataType(), expertWeights[2].shape())};
