@@ -38,7 +38,7 @@ public final class FeedForwardPass {
      * What the backward pass needs of a forward pass, and its output {@code y}. The arrays are this instance's and
      * valid until its next forward pass.
      */
-    public record Forward(INDArray x, INDArray up, INDArray gate, INDArray hidden, INDArray output) {
+    public record Forward(INDArray x, INDArray up, INDArray gate, INDArray hidden, INDArray aux, INDArray output) {
     }
 
     /**
@@ -60,9 +60,10 @@ public final class FeedForwardPass {
         INDArray gate = activation.isGated() ? affine(x, w.gate(), w.gateBias(), scratch.rows("gate", type, m, h))
                 : null;
         INDArray hidden = scratch.rows("hidden", type, m, h);
-        activation.forward(up, gate, hidden, scratch.rows("tmp", type, m, h));
+        INDArray aux = scratch.rows("aux", type, m, h);
+        activation.forward(up, gate, hidden, aux);
         INDArray out = affine(hidden, w.down(), w.downBias(), scratch.rows("out", type, m, w.down().size(1)));
-        return new Forward(x, up, gate, hidden, out);
+        return new Forward(x, up, gate, hidden, aux, out);
     }
 
     /**
@@ -77,8 +78,7 @@ public final class FeedForwardPass {
         INDArray dHidden = Nd4j.gemm(dOutput, w.down(), scratch.rows("dHidden", type, m, h), false, true, 1.0, 0.0);
         INDArray dUpPre = scratch.rows("dUpPre", type, m, h);
         INDArray dGatePre = activation.isGated() ? scratch.rows("dGatePre", type, m, h) : null;
-        activation.backward(f.up(), f.gate(), dHidden, dUpPre, dGatePre, scratch.rows("tmp", type, m, h),
-                scratch.rows("tmp2", type, m, h));
+        activation.backward(f.up(), f.gate(), f.aux(), dHidden, dUpPre, dGatePre, scratch.rows("tmp", type, m, h));
         INDArray dUp = Nd4j.gemm(f.x(), dUpPre, scratch.get("dUp", type, w.up().shape()), true, false, 1.0, 0.0);
         INDArray dx = Nd4j.gemm(dUpPre, w.up(), scratch.rows("dx", type, m, w.up().size(0)), false, true, 1.0, 0.0);
         INDArray dGate = null;

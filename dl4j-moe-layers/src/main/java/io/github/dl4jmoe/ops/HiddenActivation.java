@@ -62,43 +62,39 @@ public enum HiddenActivation {
     }
 
     /**
-     * The activation on arrays, for the eager path: writes {@code act(up[, gate])} into {@code hidden}, using
-     * {@code tmp} (same shape) as scratch; allocates nothing of that size.
+     * The activation on arrays, for the eager path: writes {@code act(up[, gate])} into {@code hidden} and the inner
+     * value its derivative needs into {@code aux} (Phi, sigmoid or tanh of the activated input; unused by RELU), which
+     * {@link #backward} takes back; allocates nothing of that size.
      *
      * @param gate the gate projection for gated variants, ignored (may be null) otherwise
      */
-    public void forward(INDArray up, INDArray gate, INDArray hidden, INDArray tmp) {
+    public void forward(INDArray up, INDArray gate, INDArray hidden, INDArray aux) {
         switch (this) {
             case RELU -> Transforms.relu(hidden.assign(up), false);
-            case GELU -> hidden.assign(up).muli(cdf(up, tmp));
-            case SILU -> hidden.assign(up).muli(sigmoid(up, tmp));
-            case TANH -> Transforms.tanh(hidden.assign(up), false);
-            case SWIGLU -> hidden.assign(gate).muli(sigmoid(gate, tmp)).muli(up);
-            case GEGLU -> hidden.assign(gate).muli(cdf(gate, tmp)).muli(up);
+            case GELU -> up.mul(cdf(up, aux), hidden);
+            case SILU -> up.mul(sigmoid(up, aux), hidden);
+            case TANH -> hidden.assign(Transforms.tanh(aux.assign(up), false));
+            case SWIGLU -> gate.mul(sigmoid(gate, aux), hidden).muli(up);
+            case GEGLU -> gate.mul(cdf(gate, aux), hidden).muli(up);
         }
     }
 
     /**
      * The backward pass of {@link #forward}: writes dL/d(up) into {@code dUp} and, for gated variants, dL/d(gate) into
-     * {@code dGate}, from dL/d(hidden); {@code tmp} and {@code tmp2} are scratch of the same shape.
+     * {@code dGate}, from dL/d(hidden); {@code aux} is what the forward pass wrote there, {@code tmp} is scratch of the
+     * same shape.
      */
-    public void backward(INDArray up, INDArray gate, INDArray dHidden, INDArray dUp, INDArray dGate, INDArray tmp,
-                         INDArray tmp2) {
+    public void backward(INDArray up, INDArray gate, INDArray aux, INDArray dHidden, INDArray dUp, INDArray dGate,
+                         INDArray tmp) {
         switch (this) {
             case RELU -> dUp.assign(dHidden).muli(up.gt(0.0).castTo(up.dataType()));
-            case GELU -> dUp.assign(dHidden).muli(geluSlope(up, tmp, tmp2));
-            case SILU -> dUp.assign(dHidden).muli(siluSlope(up, tmp, tmp2));
-            case TANH -> {
-                Transforms.tanh(tmp.assign(up), false);
-                dUp.assign(dHidden).muli(tmp.muli(tmp).rsubi(1.0));
-            }
-            case SWIGLU -> {
-                dUp.assign(dHidden).muli(sigmoid(gate, tmp).muli(gate));
-                dGate.assign(dHidden).muli(up).muli(siluSlope(gate, tmp, tmp2));
-            }
-            case GEGLU -> {
-                dUp.assign(dHidden).muli(cdf(gate, tmp).muli(gate));
-                dGate.assign(dHidden).muli(up).muli(geluSlope(gate, tmp, tmp2));
+            case GELU -> dHidden.mul(geluSlope(up, aux, tmp), dUp);
+            case SILU -> dHidden.mul(siluSlope(up, aux, tmp), dUp);
+            case TANH -> dHidden.mul(aux.mul(aux, tmp).rsubi(1.0), dUp);
+            case SWIGLU, GEGLU -> {
+                dHidden.mul(gate.mul(aux, tmp), dUp);                           // dL/dup = dh * act(gate)
+                INDArray slope = this == SWIGLU ? siluSlope(gate, aux, tmp) : geluSlope(gate, aux, tmp);
+                dHidden.mul(up, dGate).muli(slope);
             }
         }
     }
@@ -114,16 +110,14 @@ public enum HiddenActivation {
         return Transforms.sigmoid(out.assign(x), false);
     }
 
-    /** d/dx of {@code x Phi(x)}: {@code Phi(x) + x phi(x)}, into {@code out}. */
-    private static INDArray geluSlope(INDArray x, INDArray out, INDArray tmp) {
-        Transforms.exp(tmp.assign(x).muli(x).muli(-0.5), false).muli(INV_SQRT_2PI).muli(x);
-        return cdf(x, out).addi(tmp);
+    /** d/dx of {@code x Phi(x)}: {@code Phi(x) + x phi(x)}, into {@code out}, from {@code cdf = Phi(x)}. */
+    private static INDArray geluSlope(INDArray x, INDArray cdf, INDArray out) {
+        Transforms.exp(x.mul(x, out).muli(-0.5), false).muli(INV_SQRT_2PI).muli(x);
+        return out.addi(cdf);
     }
 
-    /** d/dx of {@code x sigmoid(x)}: {@code s (1 + x (1 - s))}, into {@code out}. */
-    private static INDArray siluSlope(INDArray x, INDArray out, INDArray tmp) {
-        INDArray s = sigmoid(x, out);
-        tmp.assign(s).rsubi(1.0).muli(x).addi(1.0);
-        return s.muli(tmp);
+    /** d/dx of {@code x sigmoid(x)}: {@code s (1 + x (1 - s))}, into {@code out}, from {@code s = sigmoid(x)}. */
+    private static INDArray siluSlope(INDArray x, INDArray s, INDArray out) {
+        return s.rsub(1.0, out).muli(x).addi(1.0).muli(s);
     }
 }

@@ -100,6 +100,7 @@ public final class SparkTrainProgram implements Callable<Integer> {
             String property = "org.slf4j.simpleLogger.log." + logger;
             System.setProperty(property, System.getProperty(property, level));
         });
+        CommandLines.useNativeThreadDefault();
         System.exit(commandLine().execute(args));
     }
 

@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
 public final class MoeExamples {
 
     public static void main(String[] args) {
+        CommandLines.useNativeThreadDefault();
         System.exit(commandLine().execute(args));
     }
 
