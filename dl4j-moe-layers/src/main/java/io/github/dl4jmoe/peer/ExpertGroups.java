@@ -25,25 +25,37 @@ final class ExpertGroups {
 
     /** @param expertOfSlot the expert id of each slot (non-negative) */
     static ExpertGroups of(int[] expertOfSlot) {
-        long[] keys = new long[expertOfSlot.length];               // (expert, slot): sorting groups by expert
-        for (int p = 0; p < keys.length; p++) {
-            keys[p] = ((long) expertOfSlot[p] << 32) | p;
-        }
-        Arrays.sort(keys);
-        int[] slots = new int[keys.length];
-        int[] experts = new int[keys.length];
-        int[] starts = new int[keys.length + 1];
-        int groups = 0;
-        for (int i = 0; i < keys.length; i++) {
-            int expert = (int) (keys[i] >>> 32);
-            if (groups == 0 || experts[groups - 1] != expert) {
-                experts[groups] = expert;
-                starts[groups++] = i;
+        int range = 0;
+        for (int expert : expertOfSlot) {
+            if (expert < 0) {
+                throw new IllegalArgumentException("ExpertGroups: negative expert id " + expert);
             }
-            slots[i] = (int) keys[i];
+            range = Math.max(range, expert + 1);
         }
-        starts[groups] = keys.length;
-        return new ExpertGroups(Arrays.copyOf(experts, groups), Arrays.copyOf(starts, groups + 1), slots);
+        int[] counts = new int[range + 1];                // counting sort by expert; slots stay ascending within one
+        for (int expert : expertOfSlot) {
+            counts[expert + 1]++;
+        }
+        int groups = 0;
+        for (int e = 0; e < range; e++) {
+            groups += counts[e + 1] > 0 ? 1 : 0;
+            counts[e + 1] += counts[e];
+        }
+        int[] experts = new int[groups];
+        int[] starts = new int[groups + 1];
+        int g = 0;
+        for (int e = 0; e < range; e++) {
+            if (counts[e + 1] > counts[e]) {
+                experts[g] = e;
+                starts[g++] = counts[e];
+            }
+        }
+        starts[groups] = expertOfSlot.length;
+        int[] slots = new int[expertOfSlot.length];
+        for (int p = 0; p < expertOfSlot.length; p++) {
+            slots[counts[expertOfSlot[p]]++] = p;
+        }
+        return new ExpertGroups(experts, starts, slots);
     }
 
     int groups() {

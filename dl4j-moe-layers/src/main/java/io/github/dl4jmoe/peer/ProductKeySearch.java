@@ -65,17 +65,26 @@ public final class ProductKeySearch {
         return a.ordering() == 'c' && Shape.hasDefaultStridesForShape(a) ? a : a.dup('c');
     }
 
-    /** The query's k best keys from its half-score rows {@code s1}, {@code s2} (length n each). */
+    /**
+     * The query's k best keys from its half-score rows {@code s1}, {@code s2} (length n each). With both candidate
+     * lists sorted best first, pair (a, b) is preceded in the order by the (a + 1)(b + 1) - 1 pairs (a' &lt;= a,
+     * b' &lt;= b): a higher sum, or an equal sum and a lower key (ties within a list are sorted by lower index). So
+     * only pairs with {@code (a + 1)(b + 1) <= k} can be among the k best: about {@code k ln k} pairs, not c^2.
+     */
     private static void searchOne(double[] s1, double[] s2, int q, int n, int c, int k, Result out) {
         int[] best1 = topIndices(s1, 0, n, c);
         int[] best2 = topIndices(s2, 0, n, c);
-        int pairs = c * c;
-        double[] sums = new double[pairs];
-        int[] keys = new int[pairs];
+        int count = 0;
         for (int a = 0; a < c; a++) {
-            for (int b = 0; b < c; b++) {
-                sums[a * c + b] = s1[best1[a]] + s2[best2[b]];
-                keys[a * c + b] = best1[a] * n + best2[b];
+            count += Math.min(c, k / (a + 1));
+        }
+        double[] sums = new double[count];
+        int[] keys = new int[count];
+        int pairs = 0;
+        for (int a = 0; a < c; a++) {
+            for (int b = 0; b < Math.min(c, k / (a + 1)); b++) {
+                sums[pairs] = s1[best1[a]] + s2[best2[b]];
+                keys[pairs++] = best1[a] * n + best2[b];
             }
         }
         int[] order = topOf(sums, keys, pairs, k);

@@ -22,7 +22,10 @@ class ProductKeySearchTest {
         System.clearProperty(Parallelism.PROPERTY);
     }
 
-    /** Every key's score {@code s1[i] + s2[j]} for key {@code i n + j}, the k best in descending order. */
+    /**
+     * Every key's score {@code s1[i] + s2[j]} for key {@code i n + j}, the k best in descending order; equal scores
+     * keep ascending key order (a stable sort).
+     */
     private static int[] bruteForce(double[] s1, double[] s2, int k) {
         int n = s1.length;
         return IntStream.range(0, n * n).boxed()
@@ -34,6 +37,17 @@ class ProductKeySearchTest {
     @CsvSource({"4, 1, 1, 1", "4, 4, 4, 2", "16, 4, 4, 2", "16, 4, 9, 3", "16, 8, 16, 2", "64, 16, 16, 2",
             "64, 16, 24, 5", "64, 2, 64, 1"})
     void findsTheSameKeysAndScoresAsBruteForce(int n, int k, int candidates, int threads) {
+        compareWithBruteForce(n, k, candidates, threads, false);
+    }
+
+    /** Half scores from {0, 1, 2}: most sums tie, and the lower key must win each tie. */
+    @ParameterizedTest(name = "N = {0}^2, k = {1}, candidates = {2}, with ties")
+    @CsvSource({"8, 8, 8", "16, 16, 16", "32, 32, 32", "16, 5, 7"})
+    void breaksTiesTowardTheLowerKeyAsBruteForceDoes(int n, int k, int candidates) {
+        compareWithBruteForce(n, k, candidates, 2, true);
+    }
+
+    private static void compareWithBruteForce(int n, int k, int candidates, int threads, boolean ties) {
         System.setProperty(Parallelism.PROPERTY, Integer.toString(threads));
         Random random = new Random(n * 31L + k);
         int queries = 37;
@@ -41,8 +55,8 @@ class ProductKeySearchTest {
         double[][] s2 = new double[queries][n];
         for (int q = 0; q < queries; q++) {
             for (int i = 0; i < n; i++) {
-                s1[q][i] = random.nextGaussian();
-                s2[q][i] = random.nextGaussian();
+                s1[q][i] = ties ? random.nextInt(3) : random.nextGaussian();
+                s2[q][i] = ties ? random.nextInt(3) : random.nextGaussian();
             }
         }
         INDArray scores1 = Nd4j.createFromArray(s1).castTo(DataType.DOUBLE);
