@@ -1,5 +1,7 @@
 package io.github.dl4jmoe.host;
 
+import java.util.Map;
+
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -26,4 +28,27 @@ public interface HostFunction<S> {
      * @return dL/d(inputs[i]) for each differentiable input, of its shape
      */
     INDArray[] backward(HostContext context, INDArray[] inputs, S saved, INDArray outputGradient);
+
+    /**
+     * Training state the function keeps outside the network's parameters and DL4J's updater state (PEER's sparse
+     * Adam moments), which {@code ModelSerializer} therefore does not save: a checkpoint stores these arrays beside
+     * the model so that training resumes exactly. The arrays are live: copy them before the next step if needed.
+     *
+     * @return name to array; empty for a function without such state (the default)
+     */
+    default Map<String, INDArray> trainingState() {
+        return Map.of();
+    }
+
+    /**
+     * Puts back what {@link #trainingState()} returned, before the next training step.
+     *
+     * @throws IllegalArgumentException if {@code state} names arrays this function does not keep
+     */
+    default void restoreTrainingState(Map<String, INDArray> state) {
+        if (!state.isEmpty()) {
+            throw new IllegalArgumentException(getClass().getSimpleName() + " keeps no training state, got "
+                    + state.keySet());
+        }
+    }
 }

@@ -1,6 +1,7 @@
 package io.github.dl4jmoe.peer;
 
 import java.lang.ref.Reference;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 import io.github.dl4jmoe.host.HostArrays;
@@ -49,6 +50,10 @@ public final class PeerRetrieval implements HostFunction<PeerRetrieval.Saved> {
     private final PeerQueries queries;
     private final SparseRowUpdater downUpdater = new SparseRowUpdater();
     private final SparseRowUpdater upUpdater = new SparseRowUpdater();
+
+    /** Names of the sparse Adam moments in {@link #trainingState()}: table key, then ".m" or ".v". */
+    static final String FIRST_MOMENT = ".m";
+    static final String SECOND_MOMENT = ".v";
 
     public PeerRetrieval(Settings settings) {
         this.settings = settings;
@@ -106,6 +111,46 @@ public final class PeerRetrieval implements HostFunction<PeerRetrieval.Saved> {
         INDArray queryPath = queries.backward(ctx, saved.queries(), saved.experts(), scoreGrads);
         INDArray x = inputs[0];
         return new INDArray[] {HostArrays.fromDoubles(grads.input(), x.dataType(), x.shape()).addi(queryPath)};
+    }
+
+    /** The sparse Adam moments of both expert tables ({@code down.m}, {@code down.v}, ...), once a step made them. */
+    @Override
+    public Map<String, INDArray> trainingState() {
+        Map<String, INDArray> state = new LinkedHashMap<>();
+        putMoments(state, PeerKeys.DOWN, downUpdater);
+        putMoments(state, PeerKeys.UP, upUpdater);
+        return state;
+    }
+
+    @Override
+    public void restoreTrainingState(Map<String, INDArray> state) {
+        Map<String, INDArray> unknown = new LinkedHashMap<>(state);
+        restoreMoments(unknown, PeerKeys.DOWN, downUpdater);
+        restoreMoments(unknown, PeerKeys.UP, upUpdater);
+        if (!unknown.isEmpty()) {
+            throw new IllegalArgumentException("PEER keeps the moments of " + PeerKeys.DOWN + " and " + PeerKeys.UP
+                    + ", not " + unknown.keySet());
+        }
+    }
+
+    private static void putMoments(Map<String, INDArray> state, String key, SparseRowUpdater updater) {
+        INDArray[] moments = updater.moments();
+        if (moments.length == 2) {
+            state.put(key + FIRST_MOMENT, moments[0]);
+            state.put(key + SECOND_MOMENT, moments[1]);
+        }
+    }
+
+    private static void restoreMoments(Map<String, INDArray> state, String key, SparseRowUpdater updater) {
+        INDArray first = state.remove(key + FIRST_MOMENT);
+        INDArray second = state.remove(key + SECOND_MOMENT);
+        if ((first == null) != (second == null)) {
+            throw new IllegalArgumentException("PEER: the saved moments of " + key + " are incomplete (need both "
+                    + key + FIRST_MOMENT + " and " + key + SECOND_MOMENT + ")");
+        }
+        if (first != null) {
+            updater.restoreMoments(first, second);
+        }
     }
 
     private PeerExperts experts(HostContext ctx, int[] ids) {

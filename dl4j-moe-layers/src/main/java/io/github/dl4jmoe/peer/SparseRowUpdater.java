@@ -1,5 +1,7 @@
 package io.github.dl4jmoe.peer;
 
+import java.util.Arrays;
+
 import io.github.dl4jmoe.host.RowBuffer;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -15,8 +17,9 @@ import org.nd4j.linalg.learning.config.Sgd;
  *
  * <p>Use: {@link #step} once per training step, then {@link Step#open()} in each thread and
  * {@link RowUpdate#apply} for each touched row, once per row, with the row's gradient summed over the minibatch.
- * Moments are kept here, outside the network's parameter vector, so they are not saved with the model (training
- * resumed from a checkpoint restarts their moving averages).
+ * Moments are kept here, outside the network's parameter vector and DL4J's updater state, so {@code ModelSerializer}
+ * does not save them; {@link #moments()} and {@link #restoreMoments} let a checkpoint store them beside the model
+ * (the zoo's {@code CharLanguageModel} does) so that resumed training continues their moving averages.
  */
 public final class SparseRowUpdater {
 
@@ -36,6 +39,11 @@ public final class SparseRowUpdater {
             throw new IllegalArgumentException("Sparse row updates support Adam, Sgd and NoOp, not "
                     + updater.getClass().getSimpleName() + "; configure one of those or use dense table updates");
         }
+        if (firstMoment != null && !Arrays.equals(firstMoment.shape(), table.shape())) {
+            throw new IllegalArgumentException("SparseRowUpdater: restored moments of shape "
+                    + Arrays.toString(firstMoment.shape()) + " for a table of shape " + Arrays.toString(table.shape())
+                    + " (the checkpoint belongs to another model)");
+        }
         if (updater instanceof Adam && firstMoment == null) {
             firstMoment = Nd4j.zeros(table.dataType(), table.shape());
             secondMoment = Nd4j.zeros(table.dataType(), table.shape());
@@ -43,6 +51,29 @@ public final class SparseRowUpdater {
         boolean adam = updater instanceof Adam;
         return new Step(table, updater instanceof NoOp ? null : new Rule(updater, iteration, epoch, minibatch),
                 adam ? firstMoment : null, adam ? secondMoment : null);
+    }
+
+    /**
+     * Adam's first and second moments, each {@code [N, width]} like the table, or none before the first Adam step
+     * (and never with SGD). Live arrays, not copies.
+     */
+    public INDArray[] moments() {
+        return firstMoment == null ? new INDArray[0] : new INDArray[] {firstMoment, secondMoment};
+    }
+
+    /**
+     * Continues from saved moments (from {@link #moments()}) instead of zeros.
+     *
+     * @param first  {@code [N, width]}
+     * @param second {@code [N, width]}, the same shape
+     */
+    public void restoreMoments(INDArray first, INDArray second) {
+        if (!Arrays.equals(first.shape(), second.shape())) {
+            throw new IllegalArgumentException("SparseRowUpdater: first and second moments differ in shape, "
+                    + Arrays.toString(first.shape()) + " and " + Arrays.toString(second.shape()));
+        }
+        firstMoment = first;
+        secondMoment = second;
     }
 
     /** One training step's updates of one table. Keep it reachable while its row updates are in use. */

@@ -95,6 +95,38 @@ public class MoeLayerRuntime extends HostLayerRuntime {
         return lastStatistics;
     }
 
+    /**
+     * Training state the layer keeps outside the parameters and DL4J's updater state
+     * ({@link HostFunction#trainingState}, e.g. PEER's sparse Adam moments), for checkpoints. Live arrays; empty for
+     * most layers.
+     */
+    public Map<String, INDArray> hostTrainingState() {
+        HostFunction<?> function = hostFunction();
+        return function == null ? Map.of() : function.trainingState();
+    }
+
+    /** Puts back what {@link #hostTrainingState()} returned, before the next training step. */
+    public void restoreHostTrainingState(Map<String, INDArray> state) {
+        HostFunction<?> function = hostFunction();
+        if (function == null) {
+            if (!state.isEmpty()) {
+                throw new IllegalArgumentException(config().describe() + " keeps no training state, got "
+                        + state.keySet());
+            }
+            return;
+        }
+        function.restoreTrainingState(state);
+    }
+
+    /** The function computing the output on the host (eager path, or the graph's host output), or null. */
+    private HostFunction<?> hostFunction() {
+        if (eager != null) {
+            return eager;
+        }
+        ensureGraph();
+        return graph.hostOutput() == null ? null : graph.hostOutput().function();
+    }
+
     /** {@code sum_j coefficient_j * aux_j} of the latest forward or backward pass. */
     public double auxiliaryScore() {
         return lastAuxScore;

@@ -5,15 +5,23 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 
 import io.github.dl4jmoe.cli.ModelOptions;
 import io.github.dl4jmoe.stats.RoutingStatistics;
 import io.github.dl4jmoe.zoo.CharLanguageModel;
 import io.github.dl4jmoe.zoo.MoETransformerLM;
+import io.github.dl4jmoe.zoo.checkpoint.AtomicFiles;
+import io.github.dl4jmoe.zoo.checkpoint.CheckpointFiles;
+import io.github.dl4jmoe.zoo.checkpoint.TrainingDivergedException;
+import io.github.dl4jmoe.zoo.checkpoint.TrainingState;
 import io.github.dl4jmoe.zoo.data.BundledText;
 import io.github.dl4jmoe.zoo.data.CharacterIterator;
 import io.github.dl4jmoe.zoo.data.CharacterIterator.Split;
@@ -29,12 +37,21 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * Trains a {@link MoETransformerLM} on a text file with DL4J's ordinary {@code fit}, showing a progress bar with the
- * training loss and tokens per second, measuring validation loss every {@code --eval-every} steps (and saving a
- * checkpoint then), and finally saving the model and printing a sample.
+ * training loss and tokens per second, measuring validation loss every {@code --eval-every} steps, saving a checkpoint
+ * every {@code --checkpoint-every} steps ({@code NAME-step000500.zip} beside {@code --out}, the newest
+ * {@code --keep-checkpoints} kept), and finally saving the model to {@code --out} and printing a sample.
+ *
+ * <p>Every file is written atomically ({@link AtomicFiles}). A checkpoint holds the run's {@link TrainingState}, so
+ * {@code --resume} continues the step count, the data order and the random state, and takes the model and data
+ * options from the file: with one worker, N steps, a resume and N more steps train exactly what 2N steps straight do.
+ * A loss or parameter that is no longer finite stops the run before anything is saved
+ * ({@link TrainingDivergedException}, exit code 1).
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = "Train a MoETransformerLM character model on text (default: bundled Shakespeare).")
@@ -63,10 +80,17 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-batches", defaultValue = "20", description = "validation batches per evaluation; "
             + "0 = the whole validation split (default: ${DEFAULT-VALUE})")
     int evalBatches;
-    @Option(names = "--out", defaultValue = "models/char-lm.zip", description = "where the model (and each "
-            + "checkpoint) is saved (default: ${DEFAULT-VALUE})")
+    @Option(names = "--out", defaultValue = "models/char-lm.zip", description = "where the final model is saved; "
+            + "checkpoints go beside it as NAME-step000500.zip (default: ${DEFAULT-VALUE})")
     Path out;
-    @Option(names = "--resume", description = "continue training a model saved by this command")
+    @Option(names = "--checkpoint-every", defaultValue = "100", description = "save a checkpoint every N steps "
+            + "(default: ${DEFAULT-VALUE})")
+    int checkpointEvery;
+    @Option(names = "--keep-checkpoints", defaultValue = "" + CheckpointFiles.DEFAULT_KEEP, description = "newest "
+            + "checkpoints kept; older ones are deleted (default: ${DEFAULT-VALUE})")
+    int keepCheckpoints;
+    @Option(names = "--resume", description = "continue the run a checkpoint (or final model) of this command saved: "
+            + "its step count, data position and model options; --steps is the run's total")
     Path resume;
     @Option(names = "--no-updater-state", description = "save without the Adam state (smaller file, cannot resume "
             + "exactly)")
@@ -80,6 +104,15 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--temperature", defaultValue = "0.8", description = "sampling temperature "
             + "(default: ${DEFAULT-VALUE})")
     double temperature;
+    @Spec
+    CommandSpec spec;
+
+    /**
+     * The options a checkpoint records and a resumed run takes from it: they define the model, its data order and
+     * minibatches.
+     */
+    static final List<String> RECORDED_OPTIONS = List.of("--ffn", "--layers", "--d-model", "--heads", "--context",
+            "--lr", "--seed", "--batch-size");
 
     /**
      * What a run produced.
@@ -97,7 +130,14 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Result r = run(System.out);
+        Result r;
+        try {
+            r = run(System.out);
+        } catch (TrainingDivergedException e) {
+            spec.commandLine().getErr().println(spec.qualifiedName() + ": " + e.getMessage());
+            spec.commandLine().getErr().flush();
+            return 1;
+        }
         System.out.printf("trained %d steps in %.0f s (%.0f tokens/s); loss %.3f -> %.3f; validation loss %.4f%n",
                 r.steps(), r.seconds(), r.tokensPerSecond(), r.firstLoss(), r.lastLoss(), r.validationLoss());
         System.out.println("saved " + r.model());
@@ -108,22 +148,44 @@ public final class TrainCommand implements Callable<Integer> {
 
     public Result run(PrintStream log) throws IOException {
         validateOptions();
+        AtomicFiles.requireDistinct("--out", out, "--resume", resume);
+        AtomicFiles.requireDistinct("--out", out, "--text", text);
+        Map<String, String> options = recordedOptions();
+        TrainingState resumed = resume == null ? null : resumedState(options);
+        if (resumed != null && resumed.step() >= steps) {
+            throw new IllegalArgumentException("--steps " + steps + ": " + resume + " is already at step "
+                    + resumed.step() + " (--steps counts the whole run; give more to train further)");
+        }
+        int window = resumed == null ? modelOptions.context() : Integer.parseInt(options.get("--context"));
+        int minibatch = resumed == null ? batchSize : Integer.parseInt(options.get("--batch-size"));
+        long seed = resumed == null ? modelOptions.seed() : Long.parseLong(options.get("--seed"));
         String corpus = text == null ? BundledText.TINY_SHAKESPEARE.read()
                 : Files.readString(text, StandardCharsets.UTF_8);
         CharLanguageModel model = resume != null ? CharLanguageModel.load(resume)
                 : modelOptions.newModel(CharacterVocabulary.of(corpus));
-        CharacterIterator train = iterator(corpus, model.vocabulary(), Split.TRAIN, true);
-        CharacterIterator validation = iterator(corpus, model.vocabulary(), Split.VALIDATION, false);
+        CharacterIterator train = iterator(corpus, model.vocabulary(), Split.TRAIN, window, minibatch, seed);
+        CharacterIterator validation = iterator(corpus, model.vocabulary(), Split.VALIDATION, window, minibatch,
+                seed);
         ComputationGraph net = model.network();
         log.printf("MoETransformerLM: %,d parameters, vocabulary %d, %d training windows%n", net.numParams(),
                 model.vocabulary().size(), train.windows());
+        int step = 0;
+        if (resumed != null) {
+            step = resumed.step();
+            train.seek(resumed.data());
+            resumed.restoreRandom();
+            log.printf("resumed %s at step %d%n", resume, step);
+        }
+        CheckpointFiles checkpoints = new CheckpointFiles(out);
+        checkpoints.deleteLeftovers();
+        Path lastGood = resume;
 
         long start = System.nanoTime();
         long deadline = minutes == null ? Long.MAX_VALUE : start + (long) (minutes * 60e9);
         long tokens = 0;
         double first = Double.NaN;
         double last = Double.NaN;
-        int step = 0;
+        int firstStep = step;
         ParallelWrapper wrapper = workers == 1 ? null : new ParallelWrapper.Builder<>(net).workers(workers)
                 .averagingFrequency(averagingFrequency).trainingMode(ParallelWrapper.TrainingMode.AVERAGING)
                 .prefetchBuffer(0).build();
@@ -131,7 +193,7 @@ public final class TrainCommand implements Callable<Integer> {
         int perRound = wrapper == null ? 1 : workers * averagingFrequency;
         try (ProgressBar bar = new ProgressBarBuilder().setTaskName("train").setInitialMax(steps)
                 .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500).showSpeed().setUnit(" steps", 1)
-                .build()) {
+                .startsFrom(step, Duration.ZERO).build()) {
             while (step < steps && System.nanoTime() < deadline) {
                 List<DataSet> batches = nextBatches(train, Math.min(perRound, steps - step));
                 if (wrapper == null) {
@@ -147,7 +209,8 @@ public final class TrainCommand implements Callable<Integer> {
                 // DL4J's score of a sequence output is summed over time steps and averaged over examples (with
                 // workers: averaged over the workers' last minibatches)
                 last = net.score() * batch.getFeatures().size(0) / batchTokens;
-                if (before == 0) {
+                TrainingDivergedException.checkLoss(last, step, "step " + step, lastGood);
+                if (before == firstStep) {
                     first = last;
                 }
                 bar.stepTo(step);
@@ -156,16 +219,52 @@ public final class TrainCommand implements Callable<Integer> {
                     double v = model.validationLoss(limited(validation));
                     bar.setExtraMessage(String.format("loss %.3f  val %.3f", last, v));
                     log.printf("%nstep %d: validation loss %.4f%s%n", step, v, routingSummary(net));
-                    save(model);
+                }
+                if (step / checkpointEvery > before / checkpointEvery && step < steps) {
+                    lastGood = save(model, checkpoints.forStep(step), step, train, options, lastGood);
+                    checkpoints.keepNewest(keepCheckpoints);
                 }
             }
         }
         double seconds = seconds(start);
         double validationLoss = model.validationLoss(limited(validation));
-        save(model);
+        save(model, out, step, train, options, lastGood);
         String sample = sampleLength > 0
-                ? model.sample(samplePrompt(model), sampleLength, temperature, modelOptions.seed()) : "";
+                ? model.sample(samplePrompt(model), sampleLength, temperature, seed) : "";
         return new Result(step, tokens, seconds, first, last, validationLoss, out, sample);
+    }
+
+    /**
+     * The checkpoint's state, after checking that no option given on the command line contradicts it; {@code options}
+     * then holds the checkpoint's values.
+     */
+    private TrainingState resumedState(Map<String, String> options) throws IOException {
+        TrainingState state = CharLanguageModel.trainingState(resume).orElseThrow(() -> new IllegalArgumentException(
+                "--resume: " + resume + " holds no training state (it was not saved by this version of train); "
+                        + "train a new model, or load it in your own program"));
+        for (Map.Entry<String, String> saved : state.options().entrySet()) {
+            String given = options.get(saved.getKey());
+            if (given != null && !given.equals(saved.getValue())
+                    && spec.commandLine().getParseResult().hasMatchedOption(saved.getKey())) {
+                throw new IllegalArgumentException(saved.getKey() + " " + given + " contradicts " + resume
+                        + ", which was trained with " + saved.getKey() + " " + saved.getValue() + " (leave "
+                        + saved.getKey() + " out to resume, or start a new run)");
+            }
+        }
+        options.putAll(state.options());
+        return state;
+    }
+
+    /** The values of {@link #RECORDED_OPTIONS} as given or defaulted, in a canonical text form. */
+    private Map<String, String> recordedOptions() {
+        Map<String, String> values = new LinkedHashMap<>();
+        for (String name : RECORDED_OPTIONS) {
+            Object value = spec.findOption(name).getValue();
+            values.put(name, value instanceof Object[] array
+                    ? Arrays.stream(array).map(String::valueOf).collect(Collectors.joining(","))
+                    : String.valueOf(value));
+        }
+        return values;
     }
 
     /** The next {@code count} training minibatches, starting the (reshuffled) training split again when it ends. */
@@ -180,17 +279,26 @@ public final class TrainCommand implements Callable<Integer> {
         return batches;
     }
 
-    private CharacterIterator iterator(String corpus, CharacterVocabulary vocabulary, Split split, boolean shuffle) {
-        return CharacterIterator.builder().text(corpus).vocabulary(vocabulary).sequenceLength(modelOptions.context())
-                .batchSize(batchSize).split(split).shuffle(shuffle).seed(modelOptions.seed()).build();
+    private static CharacterIterator iterator(String corpus, CharacterVocabulary vocabulary, Split split, int window,
+                                              int minibatch, long seed) {
+        return CharacterIterator.builder().text(corpus).vocabulary(vocabulary).sequenceLength(window)
+                .batchSize(minibatch).split(split).shuffle(split == Split.TRAIN).seed(seed).build();
     }
 
     private DataSetIterator limited(CharacterIterator validation) {
         return evalBatches == 0 ? validation : new EarlyTerminationDataSetIterator(validation, evalBatches);
     }
 
-    private void save(CharLanguageModel model) throws IOException {
-        model.save(out, !noUpdaterState);
+    /**
+     * Saves the model and the run's state to {@code file}, unless the parameters are no longer finite.
+     *
+     * @return {@code file}, the newest good checkpoint
+     */
+    private Path save(CharLanguageModel model, Path file, int step, CharacterIterator train,
+                      Map<String, String> options, Path lastGood) throws IOException {
+        TrainingDivergedException.checkParameters(model.network().params(), step, "step " + step, lastGood);
+        model.save(file, !noUpdaterState, TrainingState.now(step, train.position(), options));
+        return file;
     }
 
     /** The prompt, or its characters the vocabulary knows, or the vocabulary's first character. */
@@ -229,6 +337,12 @@ public final class TrainCommand implements Callable<Integer> {
         }
         if (averagingFrequency < 1) {
             throw new IllegalArgumentException("--averaging-frequency must be at least 1, got " + averagingFrequency);
+        }
+        if (checkpointEvery < 1) {
+            throw new IllegalArgumentException("--checkpoint-every must be at least 1, got " + checkpointEvery);
+        }
+        if (keepCheckpoints < 1) {
+            throw new IllegalArgumentException("--keep-checkpoints must be at least 1, got " + keepCheckpoints);
         }
         if (evalEvery < 1) {
             throw new IllegalArgumentException("--eval-every must be at least 1, got " + evalEvery);

@@ -85,9 +85,11 @@ class TrainCommandTest {
     void resumesASavedModelAndGeneratesFromIt(@TempDir Path dir) throws IOException {
         assertEquals(0, MoeExamples.commandLine().execute(prepend("train", tiny(dir, "--steps", "2",
                 "--sample-length", "0"))));
-        Path model = dir.resolve("lm.zip");
-        assertEquals(0, MoeExamples.commandLine().execute(prepend("train", tiny(dir, "--steps", "1", "--resume",
-                model.toString(), "--sample-length", "0"))));
+        // --steps counts the whole run, and the output must not be the input
+        Path model = dir.resolve("more.zip");
+        assertEquals(0, MoeExamples.commandLine().execute("train", "--text", dir.resolve("text.txt").toString(),
+                "--steps", "3", "--resume", dir.resolve("lm.zip").toString(), "--sample-length", "0",
+                "--eval-batches", "2", "--out", model.toString()));
 
         GenerateCommand generate = new GenerateCommand();
         new CommandLine(generate).parseArgs("--model", model.toString(), "--prompt", "to be", "--length", "7",

@@ -43,6 +43,20 @@ public final class CharacterIterator implements DataSetIterator {
 
     public static final double DEFAULT_VALIDATION_FRACTION = 0.1;
 
+    /**
+     * Where an iterator stands: the epochs it started (1 once built: the first epoch's order is drawn then) and the
+     * windows of the current epoch already returned. A checkpoint stores it so that resumed training sees the same
+     * minibatches as a run that never stopped.
+     */
+    public record Position(int epoch, int cursor) {
+        public Position {
+            if (epoch < 1 || cursor < 0) {
+                throw new IllegalArgumentException("CharacterIterator.Position: epoch must be >= 1 and cursor >= 0, "
+                        + "got epoch " + epoch + ", cursor " + cursor);
+            }
+        }
+    }
+
     private final String text;
     private final CharacterVocabulary vocabulary;
     private final int sequenceLength;
@@ -99,6 +113,25 @@ public final class CharacterIterator implements DataSetIterator {
     /** Characters of this split. */
     public String text() {
         return text;
+    }
+
+    /** Where the iterator stands now. */
+    public Position position() {
+        return new Position(epoch, cursor);
+    }
+
+    /**
+     * Continues from {@code position}, taken from an iterator built the same way (text, split, window length,
+     * shuffle and seed): the window order of that epoch is drawn again from {@code seed + epoch - 1}.
+     */
+    public void seek(Position position) {
+        if (position.cursor() > windows) {
+            throw new IllegalArgumentException("CharacterIterator: position " + position.cursor() + " is past the "
+                    + windows + " windows of an epoch (the position belongs to other text or window length)");
+        }
+        epoch = position.epoch() - 1;
+        reset();
+        cursor = position.cursor();
     }
 
     @Override
