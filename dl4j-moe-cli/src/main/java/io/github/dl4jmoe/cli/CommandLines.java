@@ -1,12 +1,46 @@
 package io.github.dl4jmoe.cli;
 
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.util.List;
 
 import io.github.dl4jmoe.host.NativeThreads;
+import org.deeplearning4j.exception.DL4JException;
+import org.nd4j.linalg.exception.ND4JException;
 import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.ScopeType;
+import picocli.CommandLine.UnmatchedArgumentException;
 
-/** How every program of this project sets up its picocli command line. */
+/**
+ * How every program of this project sets up its picocli command line and reports mistakes: one line
+ * {@code <command>: <what was wrong and what to do>} on standard error, and an exit code that says whose the mistake
+ * was.
+ * <ul>
+ *   <li>{@value #USAGE_ERROR} (picocli's {@link ParameterException} convention): the command line asks for something
+ *       impossible, found before any training: an unknown option, an option value out of range or contradicting
+ *       another option, or a file option naming a file that is missing, unreadable or of the wrong kind (not a model
+ *       of the kind the command needs, not UTF-8, too short). Commands throw {@link #usage}.</li>
+ *   <li>{@value #FAILURE}: a well-formed command failed while running: an I/O error, a DL4J or ND4J error, memory, a
+ *       bug.</li>
+ * </ul>
+ * No stack trace is printed unless the global option {@value #VERBOSE} is given.
+ */
 public final class CommandLines {
+
+    /** Exit code of a usage error. */
+    public static final int USAGE_ERROR = 2;
+    /** Exit code of a failure while running. */
+    public static final int FAILURE = 1;
+    /** The option, accepted by every command and subcommand, that adds the stack trace to an error. */
+    public static final String VERBOSE = "--verbose";
 
     private CommandLines() {
     }
@@ -21,21 +55,121 @@ public final class CommandLines {
     }
 
     /**
-     * Case-insensitive enum values, and user mistakes ({@link IllegalArgumentException}, {@link IOException}) printed
-     * as {@code <command>: <message>} with exit code 1, as every program of this project reports them; other failures
-     * keep their stack trace.
+     * Case-insensitive enum values, the global {@value #VERBOSE} option, and every error reported as one line with
+     * exit code {@value #USAGE_ERROR} or {@value #FAILURE} (see the class comment).
      *
+     * @param cli a command line with all its subcommands added
      * @return {@code cli}, configured
      */
     public static CommandLine userFacing(CommandLine cli) {
+        cli.getCommandSpec().addOption(OptionSpec.builder(VERBOSE).scopeType(ScopeType.INHERIT).arity("0")
+                .type(boolean.class).description("on an error, also print its stack trace").build());
         return cli.setCaseInsensitiveEnumValuesAllowed(true)
-                .setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-                    if (!(e instanceof IllegalArgumentException || e instanceof IOException)) {
-                        throw e;
-                    }
-                    commandLine.getErr().println(commandLine.getColorScheme().errorText(
-                            commandLine.getCommandName() + ": " + e.getMessage()));
-                    return 1;
-                });
+                .setParameterExceptionHandler(CommandLines::reportUsageError)
+                .setExecutionExceptionHandler((e, commandLine, parseResult) ->
+                        reportFailure(e, commandLine, verbose(parseResult)));
+    }
+
+    /**
+     * A usage error of the running command ({@value #USAGE_ERROR}): {@code message} names the option or file, says
+     * what is wrong and what to do, e.g. "--steps must be at least 1, got 0".
+     */
+    public static ParameterException usage(CommandSpec spec, String message) {
+        return new OptionMistake(spec.commandLine(), message);
+    }
+
+    /** The same, keeping the exception that revealed the mistake for {@value #VERBOSE}. */
+    public static ParameterException usage(CommandSpec spec, String message, Throwable cause) {
+        return new OptionMistake(spec.commandLine(), message, cause);
+    }
+
+    private static int reportUsageError(ParameterException e, String[] args) {
+        CommandLine cli = e.getCommandLine();
+        String message = oneLine(e.getMessage());
+        if (!(e instanceof OptionMistake)) {          // picocli's own parse errors say what, not what to do
+            String help = cli.getCommandSpec().qualifiedName() + " --help";
+            List<String> suggestions = e instanceof UnmatchedArgumentException u ? u.getSuggestions() : List.of();
+            message += suggestions.isEmpty() ? " (" + help + " lists the options)"
+                    : " (did you mean " + String.join(" or ", suggestions) + "? " + help + " lists the options)";
+        }
+        PrintWriter err = cli.getErr();
+        if (List.of(args).contains(VERBOSE)) {
+            e.printStackTrace(err);
+        }
+        err.println(cli.getColorScheme().errorText(cli.getCommandSpec().qualifiedName() + ": " + message));
+        err.flush();
+        return USAGE_ERROR;
+    }
+
+    private static int reportFailure(Exception e, CommandLine cli, boolean verbose) {
+        PrintWriter err = cli.getErr();
+        if (verbose) {
+            e.printStackTrace(err);
+        }
+        err.println(cli.getColorScheme().errorText(cli.getCommandSpec().qualifiedName() + ": " + describe(e)));
+        err.flush();
+        return FAILURE;
+    }
+
+    /** What went wrong, in one line: the message of a known kind of error, else its type and a hint. */
+    static String describe(Throwable e) {
+        Throwable t = unwrap(e);
+        String message = t.getMessage() == null || t.getMessage().isBlank() ? null : oneLine(t.getMessage());
+        if (t instanceof NoSuchFileException f) {
+            return f.getReason() != null ? message : f.getFile() + ": no such file or directory";
+        }
+        if (t instanceof AccessDeniedException f) {
+            return f.getFile() + ": permission denied" + (f.getReason() == null ? "" : " (" + f.getReason() + ")");
+        }
+        if (t instanceof FileSystemException f && f.getReason() == null) {
+            return message + ": " + t.getClass().getSimpleName();
+        }
+        if (message != null && (t instanceof IllegalArgumentException || t instanceof IOException
+                || t instanceof DL4JException || t instanceof ND4JException)) {
+            return message;
+        }
+        if (t instanceof OutOfMemoryError) {
+            return "out of memory (" + message + "); give the JVM more, e.g. JAVA_OPTS=-Xmx8g, or use smaller "
+                    + "--batch-size or model options";
+        }
+        return t.getClass().getName() + (message == null ? "" : ": " + message)
+                + " (an internal error: run again with " + VERBOSE + " for the stack trace, and report it)";
+    }
+
+    /** The exception that says what went wrong, inside the wrappers that only carry it. */
+    private static Throwable unwrap(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t && (t instanceof UncheckedIOException
+                || t.getClass() == RuntimeException.class && String.valueOf(t.getMessage())
+                .equals(t.getCause().toString()))) {
+            t = t.getCause();
+        }
+        return t;
+    }
+
+    private static String oneLine(String message) {
+        return message.strip().replaceAll("\\s*\\R\\s*", " ");
+    }
+
+    private static boolean verbose(ParseResult parseResult) {
+        for (ParseResult p = parseResult; p != null; p = p.subcommand()) {
+            if (p.hasMatchedOption(VERBOSE)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** A usage error found by a command ({@link #usage}), whose message already says what to do. */
+    private static final class OptionMistake extends ParameterException {
+        private static final long serialVersionUID = 1L;
+
+        OptionMistake(CommandLine commandLine, String message) {
+            super(commandLine, message);
+        }
+
+        OptionMistake(CommandLine commandLine, String message, Throwable cause) {
+            super(commandLine, message, cause);
+        }
     }
 }

@@ -27,6 +27,7 @@ import org.nd4j.linalg.learning.config.Adam;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.ParameterException;
 
 class ModelOptionsTest {
 
@@ -94,16 +95,48 @@ class ModelOptionsTest {
     @Test
     void kindsMustMatchTheLayers() {
         ModelOptions options = parse("--ffn", "dense,peer,dense", "--layers", "2", "--d-model", "8", "--heads", "2");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> options.newModel(VOCABULARY));
+        ParameterException e = assertThrows(ParameterException.class, () -> options.newModel(VOCABULARY));
         assertEquals("--ffn names 3 kinds for 2 layers (give one kind, or one per layer)", e.getMessage());
 
+        assertRejected("holder: --ffn names 3 kinds for 2 layers (give one kind, or one per layer)",
+                "--ffn", "dense,peer,dense", "--layers", "2", "--d-model", "8", "--heads", "2");
         StringWriter err = new StringWriter();
         CommandLine cli = CommandLines.userFacing(new CommandLine(new Holder()));
         cli.setErr(new PrintWriter(err, true));
-        assertEquals(1, cli.execute("--ffn", "dense,peer,dense", "--layers", "2", "--d-model", "8", "--heads", "2"));
-        assertEquals("holder: --ffn names 3 kinds for 2 layers (give one kind, or one per layer)",
-                err.toString().strip());
         assertEquals(2, cli.execute("--ffn", "sparse"), "an unknown kind is a usage error");
         assertTrue(err.toString().contains("sparse"), err.toString());
+    }
+
+    @Test
+    void theLearningRateMustBeAPositiveNumber() {
+        assertRejected("holder: --lr must be a positive number, got NaN (the default is 0.002)", "--lr", "NaN");
+        assertRejected("holder: --lr must be a positive number, got -0.001 (the default is 0.002)", "--lr", "-1e-3");
+        assertRejected("holder: --lr must be a positive number, got Infinity (the default is 0.002)", "--lr",
+                "Infinity");
+    }
+
+    @Test
+    void eachKindMustFitTheWidthBeforeAnythingIsBuilt() {
+        String line = assertRejected(null, "--ffn", "dense,finer_moe", "--d-model", "63", "--heads", "3");
+        assertTrue(line.startsWith("holder: --ffn finer_moe does not fit --d-model 63: FineRMoeLayer")
+                && line.contains("nOut must be a multiple of outputGranularity = 2")
+                && line.endsWith("(try --d-model 66)"), line);
+        assertRejected("holder: --heads must divide --d-model 64, got 5 (try --heads 4)", "--heads", "5");
+        assertRejected("holder: --layers must be at least 1, got 0 (the default is 2)", "--layers", "0");
+        assertRejected("holder: --context must be at least 1, got 0 (the default is 64)", "--context", "0");
+    }
+
+    /** Runs the holder, asserts exit code 2 and one line on standard error, equal to {@code line} unless null. */
+    private static String assertRejected(String line, String... args) {
+        StringWriter err = new StringWriter();
+        CommandLine cli = CommandLines.userFacing(new CommandLine(new Holder()));
+        cli.setErr(new PrintWriter(err, true));
+        assertEquals(2, cli.execute(args), err.toString());
+        String printed = err.toString();
+        assertTrue(printed.endsWith(System.lineSeparator()) && printed.strip().lines().count() == 1, printed);
+        if (line != null) {
+            assertEquals(line, printed.strip());
+        }
+        return printed.strip();
     }
 }

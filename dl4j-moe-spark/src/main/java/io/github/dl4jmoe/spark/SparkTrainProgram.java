@@ -1,7 +1,9 @@
 package io.github.dl4jmoe.spark;
 
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.charset.CharacterCodingException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,7 +31,9 @@ import org.nd4j.linalg.dataset.api.iterator.DataSetIterator;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * Trains a {@link MoETransformerLM} on a text with Spark (data-parallel, parameter averaging, see
@@ -82,6 +86,8 @@ public final class SparkTrainProgram implements Callable<Integer> {
     @Option(names = "--master", description = "Spark master URL (default: the one spark-submit sets, else "
             + LOCAL_MASTER + ")")
     String master;
+    @Spec
+    CommandSpec spec;
 
     /**
      * What a run produced.
@@ -105,9 +111,9 @@ public final class SparkTrainProgram implements Callable<Integer> {
     }
 
     /**
-     * The command line, for tests and embedding. A user mistake (an option out of range, a missing file) prints its
-     * message and exits with 1, as the examples' {@code MoeExamples} does ({@link CommandLines#userFacing}); other
-     * failures keep their stack trace.
+     * The command line, for tests and embedding. Every error prints one line naming the option or file and the fix,
+     * exit code 2 for a usage error (an option out of range, a missing text) and 1 for a failure while running, with a
+     * stack trace only under {@code --verbose}, as the examples' {@code MoeExamples} ({@link CommandLines#userFacing}).
      */
     public static CommandLine commandLine() {
         return CommandLines.userFacing(new CommandLine(new SparkTrainProgram()));
@@ -136,8 +142,7 @@ public final class SparkTrainProgram implements Callable<Integer> {
     }
 
     private Result run(JavaSparkContext sc, PrintStream log) throws IOException {
-        String corpus = text == null ? BundledText.TINY_SHAKESPEARE.read()
-                : HadoopFiles.readText(text, sc.hadoopConfiguration());
+        String corpus = text == null ? BundledText.TINY_SHAKESPEARE.read() : readText(sc);
         CharLanguageModel model = modelOptions.newModel(CharacterVocabulary.of(corpus));
         CharacterIterator train = split(corpus, model.vocabulary(), Split.TRAIN);
         CharacterIterator validation = split(corpus, model.vocabulary(), Split.VALIDATION);
@@ -203,20 +208,31 @@ public final class SparkTrainProgram implements Callable<Integer> {
         return (System.nanoTime() - start) / 1e9;
     }
 
+    /** Every check that needs no Spark context, each failure a usage error naming the option. */
     private void validateOptions() {
+        modelOptions.validate();
         require(batchSize >= 1, "--batch-size", batchSize, 1);
         require(averagingFrequency >= 1, "--averaging-frequency", averagingFrequency, 1);
         require(workers == null || workers >= 1, "--workers", workers, 1);
         require(epochs >= 1, "--epochs", epochs, 1);
         require(evalBatches >= 0, "--eval-batches", evalBatches, 0);
         if (out.isBlank()) {
-            throw new IllegalArgumentException("--out must name a file, e.g. models/spark-char-lm.zip");
+            throw CommandLines.usage(spec, "--out must name a file, e.g. models/spark-char-lm.zip");
         }
     }
 
-    private static void require(boolean ok, String option, Object value, int minimum) {
+    private void require(boolean ok, String option, Object value, int minimum) {
         if (!ok) {
-            throw new IllegalArgumentException(option + " must be at least " + minimum + ", got " + value);
+            throw CommandLines.usage(spec, option + " must be at least " + minimum + ", got " + value);
+        }
+    }
+
+    /** The text of {@code --text}; a missing file or one that is not UTF-8 is a usage error. */
+    private String readText(JavaSparkContext sc) throws IOException {
+        try {
+            return HadoopFiles.readText(text, sc.hadoopConfiguration());
+        } catch (FileNotFoundException | CharacterCodingException e) {
+            throw CommandLines.usage(spec, "--text: " + e.getMessage(), e);
         }
     }
 }

@@ -1,7 +1,6 @@
 package io.github.dl4jmoe.spark;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
@@ -77,23 +76,50 @@ class SparkTrainProgramTest {
     }
 
     @Test
-    void userMistakesPrintAMessageAndExitWithOne(@TempDir Path dir) {
-        assertMistake(1, "spark-train: --batch-size must be at least 1, got 0", "--batch-size", "0");
-        assertMistake(1, "spark-train: --averaging-frequency must be at least 1, got -3", "--averaging-frequency",
+    void optionsOutOfRangeAreUsageErrors() {
+        assertMistake(2, "spark-train: --batch-size must be at least 1, got 0", "--batch-size", "0");
+        assertMistake(2, "spark-train: --averaging-frequency must be at least 1, got -3", "--averaging-frequency",
                 "-3");
-        assertMistake(1, "spark-train: --epochs must be at least 1, got 0", "--epochs", "0");
-        String missing = dir.resolve("missing.txt").toString();
-        assertMistake(1, "spark-train: " + missing + ": no such file on file:///", "--master", "local[2]", "--text",
-                missing);
-        assertMistake(2, "Unknown options: '--steps', '3'", "--steps", "3");
+        assertMistake(2, "spark-train: --epochs must be at least 1, got 0", "--epochs", "0");
+        assertMistake(2, "spark-train: Unknown options: '--steps', '3' (spark-train --help lists the options)",
+                "--steps", "3");
     }
 
+    @Test
+    void aMissingTextIsAUsageError(@TempDir Path dir) {
+        String missing = dir.resolve("missing.txt").toString();
+        assertMistake(2, "spark-train: --text: " + missing + ": no such file on file:///", "--master", "local[2]",
+                "--text", missing);
+    }
+
+    @Test
+    void aTextThatIsNotUtf8IsAUsageErrorAsInTheExamples(@TempDir Path dir) throws IOException {
+        Path latin1 = dir.resolve("latin1.txt");
+        Files.write(latin1, "caf\u00e9 au lait".getBytes(StandardCharsets.ISO_8859_1));
+        assertMistake(2, "spark-train: --text: " + latin1 + " is not UTF-8 text: byte 0xE9 at offset 3 (convert it to "
+                + "UTF-8, e.g. iconv -f latin1 -t utf-8)", "--master", "local[2]", "--text", latin1.toString());
+    }
+
+    @Test
+    void aLearningRateThatIsNotAPositiveNumberIsRejectedBeforeSparkStarts() {
+        assertMistake(2, "spark-train: --lr must be a positive number, got NaN (the default is 0.002)", "--lr", "NaN");
+        assertMistake(2, "spark-train: --lr must be a positive number, got -0.01 (the default is 0.002)", "--lr",
+                "-1e-2");
+    }
+
+    @Test
+    void anOddWidthForFinerMoeIsRejectedBeforeSparkStarts() {
+        assertMistake(2, "spark-train: --ffn finer_moe does not fit --d-model 31: ", "--ffn", "finer_moe", "--d-model",
+                "31", "--heads", "1");
+    }
+
+    /** Runs spark-train; asserts the exit code and one line on standard error that starts with {@code message}. */
     private static void assertMistake(int exitCode, String message, String... args) {
         StringWriter err = new StringWriter();
         CommandLine cli = SparkTrainProgram.commandLine();
         cli.setErr(new PrintWriter(err, true));
         assertEquals(exitCode, cli.execute(args), err.toString());
-        assertTrue(err.toString().contains(message), err.toString());
-        assertFalse(err.toString().contains("\tat "), "no stack trace: " + err);
+        assertTrue(err.toString().startsWith(message), err.toString());
+        assertEquals(1, err.toString().lines().count(), "one line: " + err);
     }
 }

@@ -5,6 +5,7 @@ import java.util.Map;
 import java.util.Objects;
 
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
+import org.deeplearning4j.exception.DL4JInvalidConfigException;
 
 /** The validated feed-forward layer of each block of a zoo model: a kind's default or a configured layer. */
 final class FeedForwardBlocks {
@@ -43,6 +44,16 @@ final class FeedForwardBlocks {
         this.kinds = kinds.clone();
         this.custom = Map.copyOf(custom);
         this.width = width;
+        for (int i = 0; i < blocks; i++) {
+            if (!custom.containsKey(i)) {      // a kind's default layer may not fit the width (FINER_MOE: even)
+                try {
+                    layer(i);
+                } catch (IllegalArgumentException | DL4JInvalidConfigException e) {
+                    args.require(false, "feedForward[" + i + "]", kinds[i], "must fit the model width " + width
+                            + " [" + e.getMessage() + "]", "choose another width or kind");
+                }
+            }
+        }
     }
 
     private static boolean fits(long layerWidth, long width) {

@@ -167,6 +167,10 @@ class MoETransformerLMTest {
                 .feedForward(FeedForwardKind.DENSE, FeedForwardKind.PEER, FeedForwardKind.DENSE).build());
         MoEClassifierTest.assertMessage("MoETransformerLM: contextLength must be at least 1, got 0 (the default is 64)",
                 () -> MoETransformerLM.builder().vocabularySize(5).contextLength(0).build());
+        String odd = assertThrows(IllegalArgumentException.class, () -> MoETransformerLM.builder().vocabularySize(5)
+                .dModel(9).heads(3).feedForward(FeedForwardKind.DENSE, FeedForwardKind.FINER_MOE).build()).getMessage();
+        assertTrue(odd.startsWith("MoETransformerLM: feedForward[1] must fit the model width 9 [FineRMoeLayer")
+                && odd.contains("nOut must be a multiple of outputGranularity = 2"), odd);
         CharLanguageModel lm = new CharLanguageModel(tiny(10).feedForward(FeedForwardKind.DENSE).build().init(),
                 CharacterVocabulary.fromCharacters("abcdefghij"), T);
         assertThrows(IllegalArgumentException.class, () -> lm.sample("xyz", 3, 1, 0));

@@ -5,6 +5,8 @@ import java.nio.file.Path;
 import java.util.Random;
 import java.util.concurrent.Callable;
 
+import io.github.dl4jmoe.cli.CommandLines;
+import io.github.dl4jmoe.cli.FileOptions;
 import io.github.dl4jmoe.layers.DenseFeedForward;
 import io.github.dl4jmoe.layers.FfnActivation;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
@@ -20,7 +22,9 @@ import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * A character model on a window of previous characters: one-hot window -> linear embedding -> {@link DenseFeedForward}
@@ -51,6 +55,8 @@ public final class CharMlpExample implements Callable<Integer> {
     long seed;
     @Option(names = "--save", description = "write the trained model here (ModelSerializer zip)")
     Path save;
+    @Spec
+    CommandSpec spec;
 
     /** What a run produced. */
     public record Result(double initialValidationLoss, double finalValidationLoss, String sample) {
@@ -66,7 +72,8 @@ public final class CharMlpExample implements Callable<Integer> {
     }
 
     public Result run() throws IOException {
-        CharWindows data = new CharWindows(CharWindows.read(text), context);
+        validateOptions();
+        CharWindows data = CharWindows.of(spec, CharWindows.read(spec, text), text, context);
         Random random = new Random(seed);
         DataSet validation = data.validation(seed);
         MultiLayerNetwork net = network(data);
@@ -100,5 +107,24 @@ public final class CharMlpExample implements Callable<Integer> {
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();
         return net;
+    }
+
+    /** Every check that needs no training, each failure a usage error naming the option. */
+    private void validateOptions() {
+        require(steps >= 0, "--steps must be 0 or more, got " + steps + " (try 600)");
+        require(batch >= 1, "--batch must be at least 1, got " + batch + " (try 128)");
+        require(context >= 1, "--context must be at least 1, got " + context + " (try 8)");
+        require(dModel >= 1, "--d-model must be at least 1, got " + dModel + " (try 128)");
+        require(dFf >= 1, "--d-ff must be at least 1, got " + dFf + " (try 384)");
+        require(sampleLength >= 0, "--sample-length must be 0 or more, got " + sampleLength);
+        if (save != null) {
+            FileOptions.requireWritableFile(spec, "--save", save);
+        }
+    }
+
+    private void require(boolean ok, String message) {
+        if (!ok) {
+            throw CommandLines.usage(spec, message);
+        }
     }
 }

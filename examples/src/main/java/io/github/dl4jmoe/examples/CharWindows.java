@@ -1,17 +1,18 @@
 package io.github.dl4jmoe.examples;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
 import java.util.TreeSet;
 
+import io.github.dl4jmoe.cli.CommandLines;
+import io.github.dl4jmoe.cli.FileOptions;
 import io.github.dl4jmoe.zoo.data.BundledText;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * Next-character examples from a text: one-hot windows of {@code context} characters and the character after them.
@@ -29,13 +30,13 @@ final class CharWindows {
     private final int[] index = new int[Character.MAX_VALUE + 1];
 
     CharWindows(String text, int context) {
-        if (text.length() < 4 * (context + 1)) {
-            throw new IllegalArgumentException("--text: need at least " + 4 * (context + 1) + " characters, got "
-                    + text.length());
+        if (text.length() < minimumLength(context)) {
+            throw new IllegalArgumentException("the text has " + text.length() + " characters, too few for windows of "
+                    + context + ": need at least " + minimumLength(context));
         }
         this.text = text;
         this.context = context;
-        this.split = (int) (text.length() * (1 - VALIDATION_FRACTION));
+        this.split = (int) split(text.length());
         TreeSet<Character> set = new TreeSet<>();
         for (int i = 0; i < text.length(); i++) {
             set.add(text.charAt(i));
@@ -48,9 +49,44 @@ final class CharWindows {
         }
     }
 
-    /** The given file, or the bundled tiny Shakespeare when {@code file} is null. */
-    static String read(Path file) throws IOException {
-        return file == null ? BundledText.TINY_SHAKESPEARE.read() : Files.readString(file, StandardCharsets.UTF_8);
+    /**
+     * The windows of the text of {@code --text} ({@code file}, null for the bundled text), or a usage error naming
+     * {@code --text} when it is too short for the training and validation split to hold a window each.
+     */
+    static CharWindows of(CommandSpec spec, String text, Path file, int context) {
+        long needed = minimumLength(context);
+        if (text.length() < needed) {
+            throw CommandLines.usage(spec, "--text: " + (file == null ? "the bundled text" : file) + " has "
+                    + text.length() + " characters, too few for windows of " + context + " characters: need at least "
+                    + needed + " (pass a longer text, or use a shorter context)");
+        }
+        return new CharWindows(text, context);
+    }
+
+    /** The text of {@code --text} ({@code file}), or the bundled tiny Shakespeare when {@code file} is null. */
+    static String read(CommandSpec spec, Path file) throws IOException {
+        return file == null ? BundledText.TINY_SHAKESPEARE.read() : FileOptions.readText(spec, "--text", file);
+    }
+
+    /** Distinct characters of {@code text}: the model's vocabulary size. */
+    static int distinctCharacters(String text) {
+        return (int) text.chars().distinct().count();
+    }
+
+    /**
+     * The shortest text whose training split and validation split (the last {@value #VALIDATION_FRACTION}) each hold
+     * a window of {@code context} characters and the character after it.
+     */
+    static long minimumLength(int context) {
+        long n = Math.max(context + 2L, 10L * (context + 1) - 20);   // both splits only grow with n
+        while (n - split(n) - context < 1 || split(n) - context < 1) {
+            n++;
+        }
+        return n;
+    }
+
+    private static long split(long length) {
+        return (long) (length * (1 - VALIDATION_FRACTION));
     }
 
     int vocabulary() {

@@ -6,6 +6,7 @@ import java.util.Locale;
 import java.util.Random;
 import java.util.concurrent.Callable;
 
+import io.github.dl4jmoe.cli.CommandLines;
 import io.github.dl4jmoe.layers.FfnActivation;
 import io.github.dl4jmoe.layers.MoeFeedForward;
 import io.github.dl4jmoe.routing.TopPRouter;
@@ -29,7 +30,6 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -111,7 +111,7 @@ public final class HarderTasksExample implements Callable<Integer> {
         try {
             validate();
         } catch (IllegalArgumentException e) {           // an invalid option: a usage error, not a stack trace
-            throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+            throw CommandLines.usage(spec, e.getMessage(), e);
         }
         Result r = run();
         System.out.printf(Locale.ROOT,
@@ -162,7 +162,8 @@ public final class HarderTasksExample implements Callable<Integer> {
         require(threshold > 0 && threshold <= 1, "--threshold", threshold, "in (0, 1]", "the paper uses 0.4");
         require(entropy >= 0, "--entropy", entropy, "0 or more", "the paper uses 1e-4");
         require(loadBalance >= 0, "--load-balance", loadBalance, "0 or more", "the paper uses 1e-2");
-        require(learningRate > 0, "--lr", learningRate, "positive", "try 3e-3");
+        require(learningRate > 0 && Double.isFinite(learningRate), "--lr", learningRate, "a positive number",
+                "try 3e-3");
     }
 
     private static void require(boolean ok, String option, Object value, String requirement, String fix) {

@@ -2,6 +2,7 @@ package io.github.dl4jmoe.examples;
 
 import java.util.concurrent.Callable;
 
+import io.github.dl4jmoe.cli.CommandLines;
 import io.github.dl4jmoe.layers.DenseFeedForward;
 import io.github.dl4jmoe.layers.FfnActivation;
 import io.github.dl4jmoe.layers.MoeFeedForward;
@@ -20,7 +21,9 @@ import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * Forward + backward time of {@link MoeFeedForward} with token dispatch (only the selected experts run) against the
@@ -49,6 +52,8 @@ public final class MoeBench implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "3", description = "untimed steps per variant "
             + "(default: ${DEFAULT-VALUE})")
     int warmup;
+    @Spec
+    CommandSpec spec;
 
     /** Mean milliseconds per forward + backward step of each variant. */
     public record Result(double dispatchMillis, double denseMillis, double activeWidthDenseMillis) {
@@ -69,6 +74,7 @@ public final class MoeBench implements Callable<Integer> {
     }
 
     public Result run() {
+        validateOptions();
         Nd4j.getRandom().setSeed(1);
         MultiLayerNetwork dispatch = network(false);
         MultiLayerNetwork dense = network(true);
@@ -123,5 +129,25 @@ public final class MoeBench implements Callable<Integer> {
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();
         return net;
+    }
+
+    /** Every check that needs no timing run, each failure a usage error naming the option. */
+    private void validateOptions() {
+        require(tokens >= 1, "--tokens must be at least 1, got " + tokens + " (try 2048)");
+        require(dim >= 1, "--dim must be at least 1, got " + dim + " (try 256)");
+        require(experts >= 2, "--experts must be at least 2, got " + experts + " (try 64)");
+        require(topK >= 1 && topK <= experts, "--topk must be in [1, --experts = " + experts + "], got " + topK
+                + " (try 2)");
+        require(topP == null || topP > 0 && topP <= 1, "--top-p must be in (0, 1], got " + topP + " (try 0.4)");
+        require(expertHidden >= 1, "--expert-hidden must be at least 1, got " + expertHidden + " (try 64)");
+        require(steps >= 1, "--steps must be at least 1, got " + steps + " (the times are means over the steps; "
+                + "try 10)");
+        require(warmup >= 0, "--warmup must be 0 or more, got " + warmup + " (try 3)");
+    }
+
+    private void require(boolean ok, String message) {
+        if (!ok) {
+            throw CommandLines.usage(spec, message);
+        }
     }
 }

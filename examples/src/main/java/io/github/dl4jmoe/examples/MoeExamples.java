@@ -17,9 +17,9 @@ public final class MoeExamples {
     }
 
     /**
-     * The command line, for tests and embedding. A user mistake found while running (an argument a program rejects, a
-     * missing file) prints its message and exits with 1; other failures keep their stack trace
-     * ({@link CommandLines#userFacing}).
+     * The command line, for tests and embedding. Every error prints one line naming the option or file and the fix,
+     * exit code 2 for a usage error and 1 for a failure while running, with a stack trace only under
+     * {@code --verbose} ({@link CommandLines#userFacing}).
      */
     public static CommandLine commandLine() {
         return CommandLines.userFacing(new CommandLine(new MoeExamples()));

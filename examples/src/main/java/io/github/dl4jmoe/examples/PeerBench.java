@@ -2,8 +2,10 @@ package io.github.dl4jmoe.examples;
 
 import java.util.concurrent.Callable;
 
+import io.github.dl4jmoe.cli.CommandLines;
 import io.github.dl4jmoe.layers.PeerLayer;
 import io.github.dl4jmoe.runtime.HostUpdatedStep;
+import org.deeplearning4j.exception.DL4JInvalidConfigException;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
@@ -18,7 +20,9 @@ import org.nd4j.linalg.learning.config.IUpdater;
 import org.nd4j.linalg.learning.config.Sgd;
 import org.nd4j.linalg.lossfunctions.LossFunctions;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * Training-step throughput of a {@link PeerLayer} (forward, backward, update), in the configuration of the PyTorch
@@ -45,12 +49,18 @@ public final class PeerBench implements Callable<Integer> {
     int steps;
     @Option(names = "--warmup", defaultValue = "2", description = "untimed steps (default: ${DEFAULT-VALUE})")
     int warmup;
-    @Option(names = "--updater", defaultValue = "sgd", description = "sgd (as the reference) or adam "
+    @Option(names = "--updater", defaultValue = "SGD", description = "SGD (as the reference) or ADAM "
             + "(default: ${DEFAULT-VALUE})")
-    String updater;
+    Updater updater;
     @Option(names = "--full-step", description = "let DL4J step the whole parameter vector, expert tables included "
             + "(without HostUpdatedStep; for comparison)")
     boolean fullStep;
+
+    /** The updater of the timed training steps. */
+    public enum Updater { SGD, ADAM }
+
+    @Spec
+    CommandSpec spec;
 
     /** Throughput of one run, and the time of one inference pass ({@code output}) after training. */
     public record Result(double tokensPerSecond, double millisPerStep, long experts, double inferenceMillis) {
@@ -65,15 +75,15 @@ public final class PeerBench implements Callable<Integer> {
     }
 
     public Result run() {
+        validateOptions();
         IUpdater u = switch (updater) {
-            case "sgd" -> new Sgd(1e-3);
-            case "adam" -> new Adam(1e-3);
-            default -> throw new IllegalArgumentException("--updater: use sgd or adam, got " + updater);
+            case SGD -> new Sgd(1e-3);
+            case ADAM -> new Adam(1e-3);
         };
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
                 .seed(0).dataType(DataType.FLOAT).updater(u)
                 .list()
-                .layer(new PeerLayer.Builder().numExperts(experts).heads(heads).topK(topK).keySize(keySize).build())
+                .layer(layer())
                 .layer(new LossLayer.Builder(LossFunctions.LossFunction.MSE).activation(Activation.IDENTITY).build())
                 .setInputType(InputType.feedForward(dim))
                 .build();
@@ -96,5 +106,31 @@ public final class PeerBench implements Callable<Integer> {
         net.output(batch.getFeatures());
         double inferMillis = (System.nanoTime() - inferStart) / 1e6;
         return new Result(tokens * (double) steps / seconds, 1000 * seconds / steps, experts, inferMillis);
+    }
+
+    /** Every check that needs no timing run, each failure a usage error naming the option. */
+    private void validateOptions() {
+        require(tokens >= 1, "--tokens must be at least 1, got " + tokens + " (try 1024)");
+        require(dim >= 1, "--dim must be at least 1, got " + dim + " (try 256)");
+        require(steps >= 1, "--steps must be at least 1, got " + steps + " (the throughput is a mean over the "
+                + "steps; try 10)");
+        require(warmup >= 0, "--warmup must be 0 or more, got " + warmup + " (try 2)");
+        layer();
+    }
+
+    /** The PEER layer of the options; the layer's own check, e.g. of a perfect square, names the option. */
+    private PeerLayer layer() {
+        try {
+            return new PeerLayer.Builder().numExperts(experts).heads(heads).topK(topK).keySize(keySize).build();
+        } catch (IllegalArgumentException | DL4JInvalidConfigException e) {
+            throw CommandLines.usage(spec, "--experts " + experts + ", --heads " + heads + ", --topk " + topK
+                    + ", --dkey " + keySize + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void require(boolean ok, String message) {
+        if (!ok) {
+            throw CommandLines.usage(spec, message);
+        }
     }
 }

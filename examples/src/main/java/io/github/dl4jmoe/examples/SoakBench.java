@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
+import io.github.dl4jmoe.cli.CommandLines;
 import io.github.dl4jmoe.zoo.FeedForwardKind;
 import io.github.dl4jmoe.zoo.MoETransformerLM;
 import io.github.dl4jmoe.zoo.data.BundledText;
@@ -16,7 +17,9 @@ import io.github.dl4jmoe.zoo.data.CharacterVocabulary;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.dataset.DataSet;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * Resident memory over a long training run: trains the examples' default {@link MoETransformerLM} with each
@@ -42,6 +45,8 @@ public final class SoakBench implements Callable<Integer> {
     @Option(names = "--context", defaultValue = "64", description = "characters per window "
             + "(default: ${DEFAULT-VALUE})")
     int context;
+    @Spec
+    CommandSpec spec;
 
     /** One kind's run: resident megabytes after {@code at} steps and at the end. */
     public record Result(FeedForwardKind kind, int steps, int at, double rssAt, double rssEnd, double seconds) {
@@ -63,10 +68,7 @@ public final class SoakBench implements Callable<Integer> {
     }
 
     public List<Result> run(PrintStream out) throws IOException {
-        if (steps < 2 || at < 1 || at >= steps) {
-            throw new IllegalArgumentException("--at must be at least 1 and below --steps, got --at " + at
-                    + " and --steps " + steps);
-        }
+        validateOptions();
         String text = BundledText.TINY_SHAKESPEARE.read();
         CharacterVocabulary vocabulary = CharacterVocabulary.of(text);
         List<Result> results = new ArrayList<>();
@@ -107,5 +109,19 @@ public final class SoakBench implements Callable<Integer> {
             }
         }
         throw new IOException("no VmRSS line in /proc/self/status (the soak benchmark reads Linux's)");
+    }
+
+    /** Every check that needs no training, each failure a usage error naming the option. */
+    private void validateOptions() {
+        require(steps >= 2 && at >= 1 && at < steps, "--at must be at least 1 and below --steps, got --at " + at
+                + " and --steps " + steps);
+        require(batchSize >= 1, "--batch-size must be at least 1, got " + batchSize + " (try 32)");
+        require(context >= 1, "--context must be at least 1, got " + context + " (try 64)");
+    }
+
+    private void require(boolean ok, String message) {
+        if (!ok) {
+            throw CommandLines.usage(spec, message);
+        }
     }
 }

@@ -1,17 +1,13 @@
 package io.github.dl4jmoe.examples;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipException;
-import java.util.zip.ZipFile;
 
+import io.github.dl4jmoe.cli.CommandLines;
+import io.github.dl4jmoe.cli.FileOptions;
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import io.github.dl4jmoe.zoo.CharLanguageModel;
 import io.github.dl4jmoe.zoo.data.CharacterIterator;
@@ -25,13 +21,10 @@ import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.conf.layers.Layer;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.util.ModelSerializer;
-import org.nd4j.shade.jackson.databind.JsonNode;
-import org.nd4j.shade.jackson.databind.ObjectMapper;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -57,8 +50,8 @@ public final class StatsCommand implements Callable<Integer> {
         INDICES
     }
 
-    /** Name of the network configuration inside a ModelSerializer zip. */
-    private static final String CONFIGURATION_ENTRY = ModelSerializer.CONFIGURATION_JSON;
+    /** What --model should name. */
+    private static final String MODEL_FILE = "a model saved with ModelSerializer, e.g. by a training program's --save";
 
     @Spec
     CommandSpec spec;
@@ -114,7 +107,8 @@ public final class StatsCommand implements Callable<Integer> {
             throw usage("--sequence-length must be at least 1, got " + sequenceLength + " (try 64)");
         }
         CharLanguageModel pretrained = model == null ? CharLanguageModel.pretrained() : null;
-        Model net = pretrained != null ? pretrained.network() : loadModel(model);
+        Model net = pretrained != null ? pretrained.network()
+                : FileOptions.loadNetwork(spec, "--model", model, MODEL_FILE);
         Layer first = firstLayer(net);
         boolean oneHot = switch (features) {
             case ONE_HOT -> true;
@@ -127,11 +121,7 @@ public final class StatsCommand implements Callable<Integer> {
             data.vocabulary(pretrained.vocabulary());
         }
         if (text != null) {
-            if (!Files.isRegularFile(text)) {
-                throw usage("--text: no file at " + text.toAbsolutePath() + " (pass a UTF-8 text file, or leave "
-                        + "--text out for the bundled Shakespeare)");
-            }
-            data.file(text);
+            data.text(FileOptions.readText(spec, "--text", text));
         }
         CharacterIterator validation;
         try {
@@ -157,36 +147,6 @@ public final class StatsCommand implements Callable<Integer> {
         return new Result(out, report.write(out), report, oneHot);
     }
 
-    /**
-     * Restores a ModelSerializer zip as a {@link MultiLayerNetwork} or a {@link ComputationGraph}, whichever its
-     * configuration describes (a graph configuration lists "vertices"), without its updater state.
-     *
-     * @throws CommandLine.ParameterException if the file is missing or is not a ModelSerializer zip
-     */
-    Model loadModel(Path file) throws IOException {
-        if (!Files.isRegularFile(file)) {
-            throw usage("--model: no file at " + file.toAbsolutePath() + " (pass a model saved with ModelSerializer, "
-                    + "e.g. by a training program's --save)");
-        }
-        JsonNode configuration;
-        try (ZipFile zip = new ZipFile(file.toFile())) {
-            ZipEntry entry = zip.getEntry(CONFIGURATION_ENTRY);
-            if (entry == null) {
-                throw usage("--model: " + file + " is a zip without " + CONFIGURATION_ENTRY
-                        + ", so not a DL4J model (pass a zip written by ModelSerializer.writeModel)");
-            }
-            try (InputStream in = zip.getInputStream(entry)) {
-                configuration = new ObjectMapper().readTree(new String(in.readAllBytes(), StandardCharsets.UTF_8));
-            }
-        } catch (ZipException e) {
-            throw usage("--model: " + file + " is not a zip file (" + e.getMessage()
-                    + "); pass a model saved with ModelSerializer.writeModel");
-        }
-        return configuration.has("vertices")
-                ? ModelSerializer.restoreComputationGraph(file.toFile(), false)
-                : ModelSerializer.restoreMultiLayerNetwork(file.toFile(), false);
-    }
-
     /** The layer that receives the features: layer 0, or the graph's layer fed by its first input. */
     private Layer firstLayer(Model net) {
         if (net instanceof MultiLayerNetwork mln) {
@@ -204,7 +164,7 @@ public final class StatsCommand implements Callable<Integer> {
                 + "use a MultiLayerNetwork)");
     }
 
-    private CommandLine.ParameterException usage(String message) {
-        return new CommandLine.ParameterException(spec.commandLine(), message);
+    private ParameterException usage(String message) {
+        return CommandLines.usage(spec, message);
     }
 }

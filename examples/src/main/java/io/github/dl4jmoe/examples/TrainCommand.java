@@ -2,8 +2,6 @@ package io.github.dl4jmoe.examples;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -14,6 +12,8 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
+import io.github.dl4jmoe.cli.CommandLines;
+import io.github.dl4jmoe.cli.FileOptions;
 import io.github.dl4jmoe.cli.ModelOptions;
 import io.github.dl4jmoe.stats.RoutingStatistics;
 import io.github.dl4jmoe.zoo.CharLanguageModel;
@@ -160,7 +160,7 @@ public final class TrainCommand implements Callable<Integer> {
         int minibatch = resumed == null ? batchSize : Integer.parseInt(options.get("--batch-size"));
         long seed = resumed == null ? modelOptions.seed() : Long.parseLong(options.get("--seed"));
         String corpus = text == null ? BundledText.TINY_SHAKESPEARE.read()
-                : Files.readString(text, StandardCharsets.UTF_8);
+                : FileOptions.readText(spec, "--text", text);
         CharLanguageModel model = resume != null ? CharLanguageModel.load(resume)
                 : modelOptions.newModel(CharacterVocabulary.of(corpus));
         CharacterIterator train = iterator(corpus, model.vocabulary(), Split.TRAIN, window, minibatch, seed);
@@ -325,31 +325,35 @@ public final class TrainCommand implements Callable<Integer> {
         return (System.nanoTime() - start) / 1e9;
     }
 
-    private void validateOptions() {
-        if (steps < 1) {
-            throw new IllegalArgumentException("--steps must be at least 1, got " + steps);
+    /** Every check that needs no training, each failure a usage error naming the option. */
+    private void validateOptions() throws IOException {
+        modelOptions.validate();
+        require(steps >= 1, "--steps must be at least 1, got " + steps + " (try 200)");
+        require(minutes == null || minutes > 0, "--minutes must be > 0, got " + minutes);
+        require(batchSize >= 1, "--batch-size must be at least 1, got " + batchSize + " (try 32)");
+        require(workers >= 1, "--workers must be at least 1, got " + workers);
+        require(averagingFrequency >= 1, "--averaging-frequency must be at least 1, got " + averagingFrequency);
+        require(checkpointEvery >= 1, "--checkpoint-every must be at least 1, got " + checkpointEvery);
+        require(keepCheckpoints >= 1, "--keep-checkpoints must be at least 1, got " + keepCheckpoints);
+        require(evalEvery >= 1, "--eval-every must be at least 1, got " + evalEvery);
+        require(evalBatches >= 0, "--eval-batches must be >= 0, got " + evalBatches
+                + " (0 evaluates the whole validation split)");
+        require(sampleLength >= 0, "--sample-length must be 0 or more, got " + sampleLength + " (0: no sample)");
+        require(temperature > 0 && Double.isFinite(temperature), "--temperature must be a positive number, got "
+                + temperature + " (try 0.8)");
+        if (text != null) {
+            FileOptions.requireFile(spec, "--text", text, "a UTF-8 text file");
         }
-        if (minutes != null && !(minutes > 0)) {
-            throw new IllegalArgumentException("--minutes must be > 0, got " + minutes);
+        if (resume != null) {
+            FileOptions.requireNetwork(spec, "--resume", resume, "a checkpoint or model saved by train",
+                    FileOptions.NetworkKind.COMPUTATION_GRAPH);
         }
-        if (workers < 1) {
-            throw new IllegalArgumentException("--workers must be at least 1, got " + workers);
-        }
-        if (averagingFrequency < 1) {
-            throw new IllegalArgumentException("--averaging-frequency must be at least 1, got " + averagingFrequency);
-        }
-        if (checkpointEvery < 1) {
-            throw new IllegalArgumentException("--checkpoint-every must be at least 1, got " + checkpointEvery);
-        }
-        if (keepCheckpoints < 1) {
-            throw new IllegalArgumentException("--keep-checkpoints must be at least 1, got " + keepCheckpoints);
-        }
-        if (evalEvery < 1) {
-            throw new IllegalArgumentException("--eval-every must be at least 1, got " + evalEvery);
-        }
-        if (evalBatches < 0) {
-            throw new IllegalArgumentException("--eval-batches must be >= 0, got " + evalBatches
-                    + " (0 evaluates the whole validation split)");
+        FileOptions.requireWritableFile(spec, "--out", out);
+    }
+
+    private void require(boolean ok, String message) {
+        if (!ok) {
+            throw CommandLines.usage(spec, message);
         }
     }
 }

@@ -7,17 +7,23 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
 
+import io.github.dl4jmoe.cli.CommandLines;
+import io.github.dl4jmoe.cli.FileOptions;
 import io.github.dl4jmoe.layers.DenseFeedForward;
 import io.github.dl4jmoe.layers.FineRMoeLayer;
 import io.github.dl4jmoe.runtime.MoeLayerRuntime;
 import io.github.dl4jmoe.upcycle.UpcycleMode;
 import io.github.dl4jmoe.upcycle.Upcycler;
+import org.deeplearning4j.exception.DL4JInvalidConfigException;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 import org.nd4j.linalg.dataset.DataSet;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * Upcycles every {@link DenseFeedForward} block of a {@code char-mlp} checkpoint into a {@link FineRMoeLayer}, saves
@@ -28,6 +34,9 @@ import picocli.CommandLine.Option;
         description = "Dense char-mlp checkpoint in, FineRMoE checkpoint out; optional continued training "
                 + "side by side.")
 public final class UpcycleCommand implements Callable<Integer> {
+
+    /** What --dense should name. */
+    private static final String DENSE_FILE = "a dense checkpoint written by char-mlp --save";
 
     @Option(names = "--dense", required = true, description = "dense checkpoint (char-mlp --save)")
     Path dense;
@@ -62,6 +71,8 @@ public final class UpcycleCommand implements Callable<Integer> {
     Path text;
     @Option(names = "--seed", defaultValue = "7", description = "random seed (default: ${DEFAULT-VALUE})")
     long seed;
+    @Spec
+    CommandSpec spec;
 
     /**
      * Validation losses (cross-entropy, auxiliary terms excluded) before and after continued training, and mean
@@ -87,26 +98,26 @@ public final class UpcycleCommand implements Callable<Integer> {
     }
 
     public Result run() throws IOException {
-        MultiLayerNetwork denseNet = ModelSerializer.restoreMultiLayerNetwork(dense.toFile(), true);
+        validateOptions();
+        MultiLayerNetwork denseNet = FileOptions.loadMultiLayerNetwork(spec, "--dense", dense, DENSE_FILE, true);
+        String corpus = CharWindows.read(spec, text);
+        int context = contextOf(denseNet, corpus);
         Map<Integer, FineRMoeLayer> targets = new LinkedHashMap<>();
         for (int i = 0; i < denseNet.getnLayers(); i++) {
             if (denseNet.getLayer(i).conf().getLayer() instanceof DenseFeedForward ffn) {
-                targets.put(i, new FineRMoeLayer.Builder().dFf(ffn.getDFf()).activation(ffn.getActivation())
-                        .inputGranularity(inputGranularity).outputGranularity(outputGranularity)
-                        .inputExpansion(inputExpansion).outputExpansion(outputExpansion)
-                        .topInput(topInput == null ? inputGranularity : topInput)
-                        .sharedHidden(shared ? ffn.getDFf() : 0).sharedGate(shared).build());
+                targets.put(i, target(i, ffn));
             }
         }
         if (targets.isEmpty()) {
-            throw new IllegalArgumentException("--dense: " + dense + " has no DenseFeedForward block to upcycle");
+            throw usage("--dense: " + dense + " has no DenseFeedForward block to upcycle (pass " + DENSE_FILE + ")");
         }
-        MultiLayerNetwork moe = Upcycler.of(mode).seed(seed).upcycle(denseNet, targets);
-
-        String corpus = CharWindows.read(text);
-        long inputWidth = ((FeedForwardLayer) denseNet.getLayer(0).conf().getLayer()).getNIn();
-        int vocabulary = new CharWindows(corpus, 1).vocabulary();
-        CharWindows data = new CharWindows(corpus, (int) (inputWidth / vocabulary));
+        MultiLayerNetwork moe;
+        try {
+            moe = Upcycler.of(mode).seed(seed).upcycle(denseNet, targets);
+        } catch (IllegalArgumentException | DL4JInvalidConfigException e) {
+            throw CommandLines.usage(spec, "--mode " + mode + ": " + e.getMessage(), e);
+        }
+        CharWindows data = CharWindows.of(spec, corpus, text, context);
         DataSet validation = data.validation(seed);
         double denseBefore = taskLoss(denseNet, validation);
         double moeBefore = taskLoss(moe, validation);
@@ -130,6 +141,91 @@ public final class UpcycleCommand implements Callable<Integer> {
         double perStep = Math.max(1, steps) * 1e6;
         return new Result(targets.size(), denseBefore, moeBefore, taskLoss(denseNet, validation),
                 taskLoss(moe, validation), denseNanos / perStep, moeNanos / perStep);
+    }
+
+    /** Every check that needs neither the checkpoint nor training, each failure a usage error naming the option. */
+    private void validateOptions() {
+        require(inputGranularity >= 1, "--input-granularity", inputGranularity);
+        require(outputGranularity >= 1, "--output-granularity", outputGranularity);
+        require(inputExpansion >= 1, "--input-expansion", inputExpansion);
+        require(outputExpansion >= 1, "--output-expansion", outputExpansion);
+        if (topInput != null) {
+            require(topInput >= 1, "--top-input", topInput);
+            if (topInput > inputGranularity * inputExpansion) {
+                throw usage("--top-input must be at most --input-granularity x --input-expansion = "
+                        + inputGranularity * inputExpansion + ", got " + topInput);
+            }
+        }
+        if (steps < 0) {
+            throw usage("--steps must be 0 or more, got " + steps + " (0: upcycle without training)");
+        }
+        require(batch >= 1, "--batch", batch);
+        if (learningRate != null && !(learningRate > 0 && Double.isFinite(learningRate))) {
+            throw usage("--lr must be a positive number, got " + learningRate + " (try 1e-3, or leave it out to "
+                    + "keep the checkpoint's)");
+        }
+        FileOptions.requireWritableFile(spec, "--out", out);
+    }
+
+    private void require(boolean ok, String option, int value) {
+        if (!ok) {
+            throw usage(option + " must be at least 1, got " + value);
+        }
+    }
+
+    /**
+     * The characters per window the dense checkpoint reads: its one-hot input width over the vocabulary of the text,
+     * which must be the vocabulary it was trained on.
+     */
+    private int contextOf(MultiLayerNetwork denseNet, String corpus) {
+        long inputWidth = ((FeedForwardLayer) denseNet.getLayer(0).conf().getLayer()).getNIn();
+        long outputWidth = ((FeedForwardLayer) denseNet.getLayer(denseNet.getnLayers() - 1).conf().getLayer())
+                .getNOut();
+        int vocabulary = CharWindows.distinctCharacters(corpus);
+        if (outputWidth != vocabulary || inputWidth % vocabulary != 0) {
+            throw usage("--text: " + (text == null ? "the bundled text" : text) + " has " + vocabulary
+                    + " distinct characters, but --dense " + dense + " predicts " + outputWidth + " (pass the text "
+                    + "the checkpoint was trained on)");
+        }
+        return (int) (inputWidth / vocabulary);
+    }
+
+    /** The FineRMoE layer replacing dense block {@code i}, or a usage error naming the option that does not fit. */
+    private FineRMoeLayer target(int i, DenseFeedForward ffn) {
+        String block = "block " + i + " of --dense " + dense;
+        if (ffn.getDFf() % inputGranularity != 0) {
+            throw usage("--input-granularity must divide the hidden width " + ffn.getDFf() + " of " + block + ", got "
+                    + inputGranularity + " (try " + nearestDivisor(ffn.getDFf(), inputGranularity) + ")");
+        }
+        long width = ffn.getNOut();
+        if (width % outputGranularity != 0) {
+            throw usage("--output-granularity must divide the output width " + width + " of " + block + ", got "
+                    + outputGranularity + " (try " + nearestDivisor(width, outputGranularity) + ")");
+        }
+        try {
+            return new FineRMoeLayer.Builder().dFf(ffn.getDFf()).activation(ffn.getActivation())
+                    .inputGranularity(inputGranularity).outputGranularity(outputGranularity)
+                    .inputExpansion(inputExpansion).outputExpansion(outputExpansion)
+                    .topInput(topInput == null ? inputGranularity : topInput)
+                    .sharedHidden(shared ? ffn.getDFf() : 0).sharedGate(shared).build();
+        } catch (IllegalArgumentException | DL4JInvalidConfigException e) {
+            throw CommandLines.usage(spec, "the granularity options do not fit " + block + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The divisor of {@code n} closest to {@code value}, the smaller on a tie. */
+    static long nearestDivisor(long n, long value) {
+        long best = 1;
+        for (long d = 1; d <= n; d++) {
+            if (n % d == 0 && Math.abs(d - value) < Math.abs(best - value)) {
+                best = d;
+            }
+        }
+        return best;
+    }
+
+    private ParameterException usage(String message) {
+        return CommandLines.usage(spec, message);
     }
 
     /** The score without the MoE layers' auxiliary terms, so dense and upcycled losses compare directly. */

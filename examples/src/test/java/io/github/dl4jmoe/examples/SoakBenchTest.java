@@ -12,6 +12,7 @@ import java.util.List;
 import io.github.dl4jmoe.zoo.FeedForwardKind;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
+import picocli.CommandLine.ParameterException;
 
 class SoakBenchTest {
 
@@ -36,8 +37,7 @@ class SoakBenchTest {
     void rejectsAFirstReadingOutsideTheRun() {
         SoakBench bench = new SoakBench();
         new CommandLine(bench).parseArgs("--steps", "3", "--at", "3");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> bench.run(System.out));
+        ParameterException e = assertThrows(ParameterException.class, () -> bench.run(System.out));
         assertTrue(e.getMessage().contains("--at") && e.getMessage().contains("--steps"), e.getMessage());
     }
 }

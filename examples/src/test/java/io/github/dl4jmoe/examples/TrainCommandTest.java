@@ -100,16 +100,16 @@ class TrainCommandTest {
     }
 
     @Test
-    void userMistakesPrintAMessageAndExitWithOne(@TempDir Path dir) throws IOException {
+    void userMistakesPrintAMessageAndExitWithTwo(@TempDir Path dir) throws IOException {
         StringWriter err = new StringWriter();
         CommandLine cli = MoeExamples.commandLine();
         cli.getSubcommands().values().forEach(c -> c.setErr(new PrintWriter(err)));
-        assertEquals(1, cli.execute(prepend("train", tiny(dir, "--ffn", "dense,peer,dense"))));
+        assertEquals(2, cli.execute(prepend("train", tiny(dir, "--ffn", "dense,peer,dense"))));
         // the option accumulates
         assertTrue(err.toString().contains("train: --ffn names 5 kinds for 2 layers"), err.toString());
-        assertEquals(1, cli.execute("generate", "--model", dir.resolve("missing.zip").toString()));
+        assertEquals(2, cli.execute("generate", "--model", dir.resolve("missing.zip").toString()));
         assertTrue(err.toString().contains("missing.zip"), err.toString());
-        assertEquals(1, cli.execute(prepend("train", tiny(dir, "--workers", "0"))));
+        assertEquals(2, cli.execute(prepend("train", tiny(dir, "--workers", "0"))));
         assertTrue(err.toString().contains("train: --workers must be at least 1, got 0"), err.toString());
         assertEquals(2, cli.execute("train", "--ffn", "sparse"), "an unknown kind is a usage error");
     }

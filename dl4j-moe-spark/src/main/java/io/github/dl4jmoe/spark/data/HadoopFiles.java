@@ -3,8 +3,8 @@ package io.github.dl4jmoe.spark.data;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 
+import io.github.dl4jmoe.zoo.data.Utf8Text;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
@@ -22,7 +22,13 @@ public final class HadoopFiles {
     private HadoopFiles() {
     }
 
-    /** The whole file as UTF-8 text, read on the driver. */
+    /**
+     * The whole file as UTF-8 text, read on the driver.
+     *
+     * @throws FileNotFoundException when there is no file at {@code location}
+     * @throws java.nio.charset.CharacterCodingException when the bytes are not UTF-8 ({@link Utf8Text}, as every
+     *                                                   other reader of this project)
+     */
     public static String readText(String location, Configuration conf) throws IOException {
         Path path = new Path(location);
         FileSystem fs = path.getFileSystem(conf);
@@ -36,7 +42,7 @@ public final class HadoopFiles {
             throw new FileNotFoundException(location + " is a directory; name a text file");
         }
         try (InputStream in = fs.open(path)) {
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            return Utf8Text.decode(in.readAllBytes(), location);
         }
     }
 

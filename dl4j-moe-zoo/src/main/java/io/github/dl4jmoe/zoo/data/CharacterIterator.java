@@ -2,8 +2,6 @@ package io.github.dl4jmoe.zoo.data;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.NoSuchElementException;
@@ -262,12 +260,16 @@ public final class CharacterIterator implements DataSetIterator {
             return this;
         }
 
-        /** Reads the whole text from a UTF-8 file. */
+        /**
+         * Reads the whole text from a UTF-8 file ({@link Utf8Text}).
+         *
+         * @throws UncheckedIOException with the message of the read error: a missing file, or bytes that are not UTF-8
+         */
         public Builder file(Path file) {
             try {
-                this.text = Files.readString(file, StandardCharsets.UTF_8);
+                this.text = Utf8Text.read(file);
             } catch (IOException e) {
-                throw new UncheckedIOException("CharacterIterator: cannot read " + file, e);
+                throw new UncheckedIOException("CharacterIterator: cannot read " + file + ": " + e.getMessage(), e);
             }
             return this;
         }

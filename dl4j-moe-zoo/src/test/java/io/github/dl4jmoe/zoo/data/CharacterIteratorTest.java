@@ -3,10 +3,13 @@ package io.github.dl4jmoe.zoo.data;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.UncheckedIOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -100,6 +103,18 @@ class CharacterIteratorTest {
         assertArrayEquals(new long[] {2, 30, 5}, ds.getFeatures().shape());
         assertEquals(2 * 5, ds.getFeatures().sumNumber().intValue());  // one hot per step
         assertEquals(30, it.inputColumns());
+    }
+
+    @Test
+    void aFileThatIsNotUtf8IsRefusedNamingTheFileAndByte(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("latin1.txt");
+        Files.write(file, "caf\u00e9 au lait, encore du caf\u00e9".getBytes(StandardCharsets.ISO_8859_1));
+        UncheckedIOException e = assertThrows(UncheckedIOException.class,
+                () -> CharacterIterator.builder().file(file));
+        assertEquals("CharacterIterator: cannot read " + file + ": " + file + " is not UTF-8 text: byte 0xE9 at "
+                + "offset 3 (convert it to UTF-8, e.g. iconv -f latin1 -t utf-8)", e.getMessage());
+        assertInstanceOf(CharacterCodingException.class, e.getCause());
+        assertEquals("caf\u00e9", Utf8Text.decode("caf\u00e9".getBytes(StandardCharsets.UTF_8), "s"));
     }
 
     @Test
