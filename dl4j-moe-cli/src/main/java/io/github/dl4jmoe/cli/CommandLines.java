@@ -7,8 +7,10 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
 import java.util.List;
+import java.util.Map;
 
 import io.github.dl4jmoe.host.NativeThreads;
+import io.github.dl4jmoe.zoo.checkpoint.TrainingDivergedException;
 import org.deeplearning4j.exception.DL4JException;
 import org.nd4j.linalg.exception.ND4JException;
 import picocli.CommandLine;
@@ -31,7 +33,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
  *   <li>{@value #FAILURE}: a well-formed command failed while running: an I/O error, a DL4J or ND4J error, memory, a
  *       bug.</li>
  * </ul>
- * No stack trace is printed unless the global option {@value #VERBOSE} is given.
+ * No stack trace is printed unless the global option {@value #VERBOSE} is given, and the libraries' startup and
+ * progress messages are kept off standard error unless it is ({@link #quietLoggers}).
  */
 public final class CommandLines {
 
@@ -41,8 +44,37 @@ public final class CommandLines {
     public static final int FAILURE = 1;
     /** The option, accepted by every command and subcommand, that adds the stack trace to an error. */
     public static final String VERBOSE = "--verbose";
+    /**
+     * Levels of chatty loggers when slf4j-simple is the binding (a cluster's own log4j configuration is not touched):
+     * ND4J's backend banner (about 13 lines at INFO before every run, even before a one-line error), and for Spark
+     * programs Spark, Hadoop and DL4J's Spark classes, which log every stage at INFO, and SameDiff, which warns about
+     * unmapped op properties whenever a worker rebuilds the network, that is every round.
+     */
+    static final Map<String, String> QUIET_LOGGERS = Map.ofEntries(
+            Map.entry("org.nd4j.linalg.factory.Nd4jBackend", "warn"), Map.entry("org.nd4j.nativeblas", "warn"),
+            Map.entry("org.nd4j.linalg.cpu.nativecpu", "warn"), Map.entry("org.nd4j.linalg.jcublas", "warn"),
+            Map.entry("org.nd4j.jita", "warn"), Map.entry("org.nd4j.linalg.api.ops.executioner", "warn"),
+            Map.entry("org.apache.spark", "warn"), Map.entry("org.sparkproject", "warn"),
+            Map.entry("org.apache.hadoop", "warn"), Map.entry("org.deeplearning4j.spark", "warn"),
+            Map.entry("org.nd4j.autodiff.functions.DifferentialFunction", "error"));
+    private static final String LOGGER_PROPERTY = "org.slf4j.simpleLogger.log.";
 
     private CommandLines() {
+    }
+
+    /**
+     * Lowers the levels of {@link #QUIET_LOGGERS} unless {@code args} hold {@value #VERBOSE} or the user set a level
+     * with the logger's system property. Call it first in {@code main}: slf4j-simple reads a logger's level when the
+     * logger is created, and ND4J creates its loggers when its backend loads.
+     */
+    public static void quietLoggers(String... args) {
+        if (List.of(args).contains(VERBOSE)) {
+            return;
+        }
+        QUIET_LOGGERS.forEach((logger, level) -> {
+            String property = LOGGER_PROPERTY + logger;
+            System.setProperty(property, System.getProperty(property, level));
+        });
     }
 
     /**
@@ -63,7 +95,8 @@ public final class CommandLines {
      */
     public static CommandLine userFacing(CommandLine cli) {
         cli.getCommandSpec().addOption(OptionSpec.builder(VERBOSE).scopeType(ScopeType.INHERIT).arity("0")
-                .type(boolean.class).description("on an error, also print its stack trace").build());
+                .type(boolean.class).description("print the libraries' startup messages, and on an error its stack "
+                        + "trace").build());
         return cli.setCaseInsensitiveEnumValuesAllowed(true)
                 .setParameterExceptionHandler(CommandLines::reportUsageError)
                 .setExecutionExceptionHandler((e, commandLine, parseResult) ->
@@ -125,7 +158,8 @@ public final class CommandLines {
             return message + ": " + t.getClass().getSimpleName();
         }
         if (message != null && (t instanceof IllegalArgumentException || t instanceof IOException
-                || t instanceof DL4JException || t instanceof ND4JException)) {
+                || t instanceof DL4JException || t instanceof ND4JException
+                || t instanceof TrainingDivergedException)) {
             return message;
         }
         if (t instanceof OutOfMemoryError) {

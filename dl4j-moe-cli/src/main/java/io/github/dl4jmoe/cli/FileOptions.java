@@ -13,6 +13,7 @@ import java.util.zip.ZipException;
 import java.util.zip.ZipFile;
 
 import io.github.dl4jmoe.zoo.CharLanguageModel;
+import io.github.dl4jmoe.zoo.checkpoint.AtomicFiles;
 import io.github.dl4jmoe.zoo.data.Utf8Text;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -87,6 +88,22 @@ public final class FileOptions {
             if (Files.exists(p) && !Files.isDirectory(p)) {
                 throw usage(spec, option + ": cannot write " + file + " because " + p + " is a file, not a directory");
             }
+        }
+    }
+
+    /**
+     * Refuses an output that would replace an input, the same path or the same file on disk through another path or a
+     * link ({@link AtomicFiles#requireDistinct}): "--out a.zip is also --dense; writing it would replace the input
+     * (give --out another file)".
+     *
+     * @param input may be null (the input option was not given)
+     */
+    public static void requireDistinct(CommandSpec spec, String outputOption, Path output, String inputOption,
+                                       Path input) throws IOException {
+        try {
+            AtomicFiles.requireDistinct(outputOption, output, inputOption, input);
+        } catch (IllegalArgumentException e) {
+            throw usage(spec, e.getMessage(), e);
         }
     }
 

@@ -9,6 +9,7 @@ import io.github.dl4jmoe.cli.CommandLines;
 import io.github.dl4jmoe.cli.FileOptions;
 import io.github.dl4jmoe.layers.DenseFeedForward;
 import io.github.dl4jmoe.layers.FfnActivation;
+import io.github.dl4jmoe.zoo.checkpoint.AtomicFiles;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
@@ -29,7 +30,8 @@ import picocli.CommandLine.Spec;
 /**
  * A character model on a window of previous characters: one-hot window -> linear embedding -> {@link DenseFeedForward}
  * (SwiGLU, no biases, so it can be upcycled) -> softmax over the next character. Trains with DL4J's ordinary
- * {@code fit}, reports validation loss, prints a sample and optionally saves the model.
+ * {@code fit}, reports validation loss, prints a sample and optionally saves the model, atomically
+ * ({@link AtomicFiles}: a failed or interrupted write leaves the file that was at {@code --save} as it was).
  */
 @Command(name = "char-mlp", mixinStandardHelpOptions = true,
         description = "Train a next-character MLP with a DenseFeedForward block on text "
@@ -73,6 +75,7 @@ public final class CharMlpExample implements Callable<Integer> {
 
     public Result run() throws IOException {
         validateOptions();
+        FileOptions.requireDistinct(spec, "--save", save, "--text", text);
         CharWindows data = CharWindows.of(spec, CharWindows.read(spec, text), text, context);
         Random random = new Random(seed);
         DataSet validation = data.validation(seed);
@@ -86,7 +89,7 @@ public final class CharMlpExample implements Callable<Integer> {
         }
         double last = net.score(validation);
         if (save != null) {
-            ModelSerializer.writeModel(net, save.toFile(), true);
+            AtomicFiles.write(save, file -> ModelSerializer.writeModel(net, file.toFile(), true));
         }
         String seedText = data.validationSeed();
         return new Result(initial, last, seedText + data.sample(net, seedText, sampleLength, random));

@@ -11,7 +11,9 @@ import picocli.CommandLine.Command;
                 CharMlpExample.class, UpcycleCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class MoeExamples {
 
+    /** Runs a program; ND4J's startup messages are left out unless {@value CommandLines#VERBOSE} is given. */
     public static void main(String[] args) {
+        CommandLines.quietLoggers(args);
         CommandLines.useNativeThreadDefault();
         System.exit(commandLine().execute(args));
     }

@@ -130,14 +130,7 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Result r;
-        try {
-            r = run(System.out);
-        } catch (TrainingDivergedException e) {
-            spec.commandLine().getErr().println(spec.qualifiedName() + ": " + e.getMessage());
-            spec.commandLine().getErr().flush();
-            return 1;
-        }
+        Result r = run(System.out);         // a TrainingDivergedException is reported as a failure: one line, exit 1
         System.out.printf("trained %d steps in %.0f s (%.0f tokens/s); loss %.3f -> %.3f; validation loss %.4f%n",
                 r.steps(), r.seconds(), r.tokensPerSecond(), r.firstLoss(), r.lastLoss(), r.validationLoss());
         System.out.println("saved " + r.model());
@@ -148,12 +141,12 @@ public final class TrainCommand implements Callable<Integer> {
 
     public Result run(PrintStream log) throws IOException {
         validateOptions();
-        AtomicFiles.requireDistinct("--out", out, "--resume", resume);
-        AtomicFiles.requireDistinct("--out", out, "--text", text);
+        FileOptions.requireDistinct(spec, "--out", out, "--resume", resume);
+        FileOptions.requireDistinct(spec, "--out", out, "--text", text);
         Map<String, String> options = recordedOptions();
         TrainingState resumed = resume == null ? null : resumedState(options);
         if (resumed != null && resumed.step() >= steps) {
-            throw new IllegalArgumentException("--steps " + steps + ": " + resume + " is already at step "
+            throw CommandLines.usage(spec, "--steps " + steps + ": " + resume + " is already at step "
                     + resumed.step() + " (--steps counts the whole run; give more to train further)");
         }
         int window = resumed == null ? modelOptions.context() : Integer.parseInt(options.get("--context"));
@@ -239,14 +232,14 @@ public final class TrainCommand implements Callable<Integer> {
      * then holds the checkpoint's values.
      */
     private TrainingState resumedState(Map<String, String> options) throws IOException {
-        TrainingState state = CharLanguageModel.trainingState(resume).orElseThrow(() -> new IllegalArgumentException(
+        TrainingState state = CharLanguageModel.trainingState(resume).orElseThrow(() -> CommandLines.usage(spec,
                 "--resume: " + resume + " holds no training state (it was not saved by this version of train); "
                         + "train a new model, or load it in your own program"));
         for (Map.Entry<String, String> saved : state.options().entrySet()) {
             String given = options.get(saved.getKey());
             if (given != null && !given.equals(saved.getValue())
                     && spec.commandLine().getParseResult().hasMatchedOption(saved.getKey())) {
-                throw new IllegalArgumentException(saved.getKey() + " " + given + " contradicts " + resume
+                throw CommandLines.usage(spec, saved.getKey() + " " + given + " contradicts " + resume
                         + ", which was trained with " + saved.getKey() + " " + saved.getValue() + " (leave "
                         + saved.getKey() + " out to resume, or start a new run)");
             }

@@ -14,6 +14,7 @@ import io.github.dl4jmoe.layers.FineRMoeLayer;
 import io.github.dl4jmoe.runtime.MoeLayerRuntime;
 import io.github.dl4jmoe.upcycle.UpcycleMode;
 import io.github.dl4jmoe.upcycle.Upcycler;
+import io.github.dl4jmoe.zoo.checkpoint.AtomicFiles;
 import org.deeplearning4j.exception.DL4JInvalidConfigException;
 import org.deeplearning4j.nn.conf.layers.FeedForwardLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -28,7 +29,8 @@ import picocli.CommandLine.Spec;
 /**
  * Upcycles every {@link DenseFeedForward} block of a {@code char-mlp} checkpoint into a {@link FineRMoeLayer}, saves
  * the result, and optionally continues training the dense and the upcycled model on the same batches, reporting
- * validation loss and time per step of each.
+ * validation loss and time per step of each. The model is written atomically ({@link AtomicFiles}): a failed or
+ * interrupted write leaves the file that was at {@code --out} as it was.
  */
 @Command(name = "upcycle", mixinStandardHelpOptions = true,
         description = "Dense char-mlp checkpoint in, FineRMoE checkpoint out; optional continued training "
@@ -99,6 +101,8 @@ public final class UpcycleCommand implements Callable<Integer> {
 
     public Result run() throws IOException {
         validateOptions();
+        FileOptions.requireDistinct(spec, "--out", out, "--dense", dense);
+        FileOptions.requireDistinct(spec, "--out", out, "--text", text);
         MultiLayerNetwork denseNet = FileOptions.loadMultiLayerNetwork(spec, "--dense", dense, DENSE_FILE, true);
         String corpus = CharWindows.read(spec, text);
         int context = contextOf(denseNet, corpus);
@@ -137,7 +141,7 @@ public final class UpcycleCommand implements Callable<Integer> {
             moeNanos += System.nanoTime() - t1;
             denseNanos += t1 - t0;
         }
-        ModelSerializer.writeModel(moe, out.toFile(), true);
+        AtomicFiles.write(out, file -> ModelSerializer.writeModel(moe, file.toFile(), true));
         double perStep = Math.max(1, steps) * 1e6;
         return new Result(targets.size(), denseBefore, moeBefore, taskLoss(denseNet, validation),
                 taskLoss(moe, validation), denseNanos / perStep, moeNanos / perStep);

@@ -112,15 +112,41 @@ class TrainResumeTest {
         assertEquals(0, train(err, tiny(dir, "--steps", "2", "--out", out.toString())), err.toString());
         String text = dir.resolve("text.txt").toString();
         String more = dir.resolve("more.zip").toString();
-        assertTrue(train(err, "train", "--text", text, "--steps", "4", "--resume", out.toString(), "--out", more,
-                "--context", "16") != 0);
-        assertTrue(err.toString().contains("--context 16 contradicts " + out + ", which was trained with --context 8"),
-                err.toString());
-        assertTrue(train(err, "train", "--text", text, "--steps", "4", "--resume", out.toString(), "--out", more,
-                "--ffn", "dense") != 0);
-        assertTrue(err.toString().contains("--ffn DENSE contradicts " + out + ", which was trained with --ffn "
-                + "MOE_TOPP,PEER"), err.toString());
+        assertUsageError("train: --context 16 contradicts " + out + ", which was trained with --context 8 (leave "
+                + "--context out to resume, or start a new run)", "train", "--text", text, "--steps", "4", "--resume",
+                out.toString(), "--out", more, "--context", "16");
+        assertUsageError("train: --ffn DENSE contradicts " + out + ", which was trained with --ffn MOE_TOPP,PEER "
+                + "(leave --ffn out to resume, or start a new run)", "train", "--text", text, "--steps", "4",
+                "--resume", out.toString(), "--out", more, "--ffn", "dense");
         assertFalse(Files.exists(dir.resolve("more.zip")));
+    }
+
+    @Test
+    void resumingARunThatReachedStepsOrAFileWithoutTrainingStateIsAUsageError(@TempDir Path dir) throws IOException {
+        StringWriter err = new StringWriter();
+        Path out = dir.resolve("lm.zip");
+        assertEquals(0, train(err, tiny(dir, "--steps", "2", "--out", out.toString())), err.toString());
+        String text = dir.resolve("text.txt").toString();
+        String more = dir.resolve("more.zip").toString();
+        assertUsageError("train: --steps 2: " + out + " is already at step 2 (--steps counts the whole run; give more "
+                + "to train further)", "train", "--text", text, "--steps", "2", "--resume", out.toString(), "--out",
+                more);
+        Path stateless = dir.resolve("stateless.zip");
+        CharLanguageModel.load(out).save(stateless, true);
+        assertUsageError("train: --resume: " + stateless + " holds no training state (it was not saved by this version "
+                + "of train); train a new model, or load it in your own program", "train", "--text", text, "--steps",
+                "4", "--resume", stateless.toString(), "--out", more);
+        assertFalse(Files.exists(dir.resolve("more.zip")));
+    }
+
+    /**
+     * Runs train; asserts exit code 2 (a usage error found before training) and the one line on standard error,
+     * {@code "dl4j-moe " + line}.
+     */
+    private static void assertUsageError(String line, String... args) {
+        StringWriter err = new StringWriter();
+        assertEquals(2, train(err, args), err.toString());
+        assertEquals("dl4j-moe " + line + System.lineSeparator(), err.toString());
     }
 
     @Test
@@ -129,10 +155,11 @@ class TrainResumeTest {
         Path out = dir.resolve("lm.zip");
         assertEquals(0, train(err, tiny(dir, "--steps", "2", "--out", out.toString())), err.toString());
         byte[] before = Files.readAllBytes(out);
-        assertTrue(train(err, tiny(dir, "--steps", "4", "--resume", out.toString(), "--out", out.toString())) != 0);
-        assertTrue(err.toString().contains("--out " + out + " is also --resume"), err.toString());
-        assertTrue(train(err, tiny(dir, "--steps", "4", "--out", dir.resolve("text.txt").toString())) != 0);
-        assertTrue(err.toString().contains("is also --text"), err.toString());
+        assertUsageError("train: --out " + out + " is also --resume; writing it would replace the input (give --out "
+                + "another file)", tiny(dir, "--steps", "4", "--resume", out.toString(), "--out", out.toString()));
+        Path text = dir.resolve("text.txt");
+        assertUsageError("train: --out " + text + " is also --text; writing it would replace the input (give --out "
+                + "another file)", tiny(dir, "--steps", "4", "--out", text.toString()));
         assertArrayEquals(before, Files.readAllBytes(out));
         assertEquals(TEXT, Files.readString(dir.resolve("text.txt")));
     }

@@ -302,4 +302,18 @@ class UserMistakesTest {
         assertTrue(err.toString().contains("\tat ") && err.toString().strip().endsWith("(the times are means over "
                 + "the steps; try 10)"), err.toString());
     }
+
+    /** The program as users start it, in a JVM of its own: ND4J's startup banner would come before the line. */
+    @Test
+    void theProgramPrintsTheLineAloneWithoutNd4jsStartupMessages() throws IOException, InterruptedException {
+        Path passwd = dir.resolve("passwd");
+        Files.writeString(passwd, "root:x:0:0:root:/root:/bin/bash\n");
+        Process program = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), MoeExamples.class.getName(), "generate", "--model",
+                passwd.toString()).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        String err = new String(program.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(2, program.waitFor(), err);
+        assertEquals(1, err.lines().count(), "one line: " + err);
+        assertTrue(err.startsWith("dl4j-moe generate: --model: " + passwd + " is not a zip file ("), err);
+    }
 }
