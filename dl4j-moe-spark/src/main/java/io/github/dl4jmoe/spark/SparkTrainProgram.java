@@ -18,6 +18,7 @@ import io.github.dl4jmoe.spark.data.TextWindows;
 import io.github.dl4jmoe.stats.RoutingStatistics;
 import io.github.dl4jmoe.zoo.CharLanguageModel;
 import io.github.dl4jmoe.zoo.MoETransformerLM;
+import io.github.dl4jmoe.zoo.checkpoint.TrainingDivergedException;
 import io.github.dl4jmoe.zoo.data.BundledText;
 import io.github.dl4jmoe.zoo.data.CharacterIterator;
 import io.github.dl4jmoe.zoo.data.CharacterIterator.Split;
@@ -39,7 +40,9 @@ import picocli.CommandLine.Spec;
  * Trains a {@link MoETransformerLM} on a text with Spark (data-parallel, parameter averaging, see
  * {@link SparkTraining}), for spark-submit or a local run: prints the training loss of every epoch, saves a checkpoint
  * after each, then prints the validation loss and the routing statistics of the MoE layers gathered from every
- * partition of the validation text.
+ * partition of the validation text. Every save replaces the model at {@code --out} atomically
+ * ({@link HadoopFiles#replaceFromLocal}); a training loss or parameter that is no longer finite stops the run before
+ * that epoch's save, naming the epoch, with exit code 1 ({@link TrainingDivergedException}).
  *
  * <p>The model options are the examples' {@code train} command's ({@link ModelOptions}); text and output are Hadoop
  * file system locations, so {@code hdfs://} works. README.md shows the spark-submit command lines.
@@ -52,14 +55,6 @@ public final class SparkTrainProgram implements Callable<Integer> {
     public static final String LOCAL_MASTER = "local[*]";
     private static final String APP_NAME = "dl4j-moe spark-train";
     private static final String SPARK_MASTER = "spark.master";
-    /**
-     * Levels of chatty loggers when slf4j-simple is the binding (a cluster's own log4j configuration is not touched):
-     * Spark logs every stage at INFO, and SameDiff warns about unmapped op properties whenever a worker rebuilds the
-     * network, that is every round.
-     */
-    private static final Map<String, String> QUIET_LOGGERS = Map.of("org.apache.spark", "warn",
-            "org.sparkproject", "warn", "org.apache.hadoop", "warn", "org.deeplearning4j.spark", "warn",
-            "org.nd4j.autodiff.functions.DifferentialFunction", "error");
 
     @Option(names = "--text", description = "UTF-8 text: a local path or any Hadoop file system URI, e.g. "
             + "hdfs:///data/input.txt (default: bundled tiny Shakespeare)")
@@ -102,10 +97,7 @@ public final class SparkTrainProgram implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
-        QUIET_LOGGERS.forEach((logger, level) -> {
-            String property = "org.slf4j.simpleLogger.log." + logger;
-            System.setProperty(property, System.getProperty(property, level));
-        });
+        CommandLines.quietLoggers(args);                // Spark's INFO logs of every stage, ND4J's banner
         CommandLines.useNativeThreadDefault();
         System.exit(commandLine().execute(args));
     }
@@ -164,12 +156,17 @@ public final class SparkTrainProgram implements Callable<Integer> {
         long start = System.nanoTime();
         List<Double> losses = new ArrayList<>();
         long tokens = 0;
+        String lastGood = null;
         for (int epoch = 1; epoch <= epochs; epoch++) {
             long epochStart = System.nanoTime();
-            losses.add(training.fitEpoch(windows));
+            double loss = training.fitEpoch(windows);
+            TrainingDivergedException.checkLoss(loss, epoch, "epoch " + epoch, lastGood);
+            losses.add(loss);
             tokens += training.lastEpochUnits();
             double seconds = seconds(epochStart);
+            TrainingDivergedException.checkParameters(model.network().params(), epoch, "epoch " + epoch, lastGood);
             save(model, sc);
+            lastGood = out;
             log.printf("epoch %d/%d: training loss %.4f (%.0f s, %.0f tokens/s); checkpoint %s%n", epoch, epochs,
                     losses.get(epoch - 1), seconds, training.lastEpochUnits() / seconds, out);
         }
@@ -193,12 +190,15 @@ public final class SparkTrainProgram implements Callable<Integer> {
         return evalBatches == 0 ? validation : new EarlyTerminationDataSetIterator(validation, evalBatches);
     }
 
-    /** Saves with the updater state, so training can resume, through the Hadoop file system of {@code --out}. */
+    /**
+     * Saves with the updater state, so training can resume, through the Hadoop file system of {@code --out}: complete
+     * beside it, then renamed over it ({@link HadoopFiles#replaceFromLocal}).
+     */
     private void save(CharLanguageModel model, JavaSparkContext sc) throws IOException {
         Path local = Files.createTempFile("dl4j-moe-spark", ".zip");
         try {
             model.save(local, true);
-            HadoopFiles.moveFromLocal(local, out, sc.hadoopConfiguration());
+            HadoopFiles.replaceFromLocal(local, out, sc.hadoopConfiguration());
         } finally {
             Files.deleteIfExists(local);
         }

@@ -11,6 +11,7 @@ import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import io.github.dl4jmoe.zoo.CharLanguageModel;
 import io.github.dl4jmoe.zoo.data.CharacterIterator;
@@ -73,6 +74,17 @@ class SparkTrainProgramTest {
         assertEquals(r.validationLoss(), model.validationLoss(new EarlyTerminationDataSetIterator(validation, 2)),
                 1e-6, "the saved model is the trained one");
         assertTrue(r.validationLoss() < Math.log(model.vocabulary().size()), "validation loss " + r.validationLoss());
+    }
+
+    @Test
+    void aDivergedRunStopsSayingAtWhichEpochAndLeavesTheModelAtOutUntouched(@TempDir Path dir) throws IOException {
+        Path out = Files.createDirectories(dir.resolve("out")).resolve("lm.zip");
+        Files.writeString(out, "the model of an earlier run");
+        String[] args = tiny(dir, "--epochs", "2");
+        // a huge learning rate: the parameters the first epoch leaves are no longer finite
+        args[List.of(args).indexOf("--lr") + 1] = "1e30";
+        assertMistake(1, "spark-train: training diverged at epoch 1: ", args);
+        assertEquals("the model of an earlier run", Files.readString(out));
     }
 
     @Test

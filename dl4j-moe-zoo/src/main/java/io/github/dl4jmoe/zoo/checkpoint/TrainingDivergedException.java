@@ -22,6 +22,13 @@ public final class TrainingDivergedException extends RuntimeException {
      * @param lastGood  the newest file saved before, or null if none was
      */
     public TrainingDivergedException(int step, String where, String what, Path lastGood) {
+        this(step, where, what, lastGood == null ? null : lastGood.toString());
+    }
+
+    /**
+     * @param lastGood the location of the newest file saved before (e.g. an {@code hdfs://} URI), or null if none was
+     */
+    public TrainingDivergedException(int step, String where, String what, String lastGood) {
         super("training diverged at " + where + ": " + what + "; stopped without saving. "
                 + (lastGood == null ? "No checkpoint was saved before it"
                 : "The last good checkpoint is " + lastGood + ", untouched")
@@ -36,6 +43,11 @@ public final class TrainingDivergedException extends RuntimeException {
 
     /** Throws if {@code loss} is NaN or infinite. */
     public static void checkLoss(double loss, int step, String where, Path lastGood) {
+        checkLoss(loss, step, where, lastGood == null ? null : lastGood.toString());
+    }
+
+    /** The same, the last good file given by its location. */
+    public static void checkLoss(double loss, int step, String where, String lastGood) {
         if (!Double.isFinite(loss)) {
             throw new TrainingDivergedException(step, where, "the training loss is " + loss, lastGood);
         }
@@ -46,6 +58,11 @@ public final class TrainingDivergedException extends RuntimeException {
      * such a model must not replace a good checkpoint.
      */
     public static void checkParameters(INDArray params, int step, String where, Path lastGood) {
+        checkParameters(params, step, where, lastGood == null ? null : lastGood.toString());
+    }
+
+    /** The same, the last good file given by its location. */
+    public static void checkParameters(INDArray params, int step, String where, String lastGood) {
         if (BooleanIndexing.or(params, Conditions.isNan()) || BooleanIndexing.or(params, Conditions.isInfinite())) {
             throw new TrainingDivergedException(step, where, "the parameters are no longer finite", lastGood);
         }
