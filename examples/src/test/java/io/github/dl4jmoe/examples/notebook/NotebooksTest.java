@@ -158,6 +158,24 @@ class NotebooksTest {
     }
 
     @Test
+    void committedOutputsThatTheCodeNoLongerGivesAreReported(@TempDir Path dir) throws IOException {
+        Path file = notebook(dir, "System.out.println(\"loss \" + 0.25);", "System.out.println(\"done\");");
+        ObjectNode executed = NotebookRunner.execute("stale.ipynb", NotebookFile.read(file));
+        assertTrue(OutputComparison.differences(executed, executed.deepCopy()).isEmpty());
+
+        ObjectNode edited = executed.deepCopy();
+        List<ObjectNode> code = NotebookFile.cells(edited).stream().filter(NotebookFile::isCode).toList();
+        ((ObjectNode) code.get(0).path(NotebookFile.OUTPUTS).get(0)).set(NotebookFile.TEXT,
+                NotebookFile.lines("loss 0.5\n"));
+        code.get(1).withArray(NotebookFile.OUTPUTS).removeAll();
+        List<String> differences = OutputComparison.differences(edited, executed);
+        assertEquals(2, differences.size(), differences.toString());
+        assertTrue(differences.get(0).startsWith("code cell 1, output 1 (stream stdout): committed\nloss 0.5\n"),
+                differences.get(0));
+        assertTrue(differences.get(1).startsWith("code cell 2: 0 outputs committed, 1 now"), differences.get(1));
+    }
+
+    @Test
     void outputsDifferOnlyByNumbersWithinTheTolerance() {
         assertTrue(OutputComparison.equivalent("loss 2.4456 after 10 steps\n", "loss 2.4457 after 10 steps\n"));
         assertTrue(OutputComparison.equivalent("p=0.0001", "p=0.0002"));
