@@ -46,14 +46,17 @@ public final class CommandLines {
     public static final String VERBOSE = "--verbose";
     /**
      * Levels of chatty loggers when slf4j-simple is the binding (a cluster's own log4j configuration is not touched):
-     * ND4J's backend banner (about 13 lines at INFO before every run, even before a one-line error), and for Spark
-     * programs Spark, Hadoop and DL4J's Spark classes, which log every stage at INFO, and SameDiff, which warns about
-     * unmapped op properties whenever a worker rebuilds the network, that is every round.
+     * ND4J's backend banner (about 13 lines at INFO before every run, even before a one-line error), DL4J's line on
+     * each network's workspace modes, and for Spark programs Spark, Hadoop and DL4J's Spark classes, which log every
+     * stage at INFO, and SameDiff, which warns about unmapped op properties whenever a worker rebuilds the network,
+     * that is every round.
      */
     static final Map<String, String> QUIET_LOGGERS = Map.ofEntries(
             Map.entry("org.nd4j.linalg.factory.Nd4jBackend", "warn"), Map.entry("org.nd4j.nativeblas", "warn"),
             Map.entry("org.nd4j.linalg.cpu.nativecpu", "warn"), Map.entry("org.nd4j.linalg.jcublas", "warn"),
             Map.entry("org.nd4j.jita", "warn"), Map.entry("org.nd4j.linalg.api.ops.executioner", "warn"),
+            Map.entry("org.deeplearning4j.nn.multilayer.MultiLayerNetwork", "warn"),
+            Map.entry("org.deeplearning4j.nn.graph.ComputationGraph", "warn"),
             Map.entry("org.apache.spark", "warn"), Map.entry("org.sparkproject", "warn"),
             Map.entry("org.apache.hadoop", "warn"), Map.entry("org.deeplearning4j.spark", "warn"),
             Map.entry("org.nd4j.autodiff.functions.DifferentialFunction", "error"));
