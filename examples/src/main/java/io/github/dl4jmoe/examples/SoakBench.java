@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 import io.github.dl4jmoe.cli.CommandLines;
+import io.github.dl4jmoe.host.NativeMemoryListener;
 import io.github.dl4jmoe.zoo.FeedForwardKind;
 import io.github.dl4jmoe.zoo.MoETransformerLM;
 import io.github.dl4jmoe.zoo.data.BundledText;
@@ -83,6 +84,7 @@ public final class SoakBench implements Callable<Integer> {
     private Result soak(FeedForwardKind kind, String text, CharacterVocabulary vocabulary) throws IOException {
         ComputationGraph net = MoETransformerLM.builder().vocabularySize(vocabulary.size()).contextLength(context)
                 .feedForward(kind).build().init();
+        net.addListeners(new NativeMemoryListener(TrainCommand.RELEASE_MEMORY_EVERY));   // as train does
         CharacterIterator data = CharacterIterator.builder().text(text).vocabulary(vocabulary)
                 .sequenceLength(context).batchSize(batchSize).shuffle(true).build();
         long start = System.nanoTime();

@@ -15,6 +15,7 @@ import java.util.stream.Collectors;
 import io.github.dl4jmoe.cli.CommandLines;
 import io.github.dl4jmoe.cli.FileOptions;
 import io.github.dl4jmoe.cli.ModelOptions;
+import io.github.dl4jmoe.host.NativeMemoryListener;
 import io.github.dl4jmoe.stats.RoutingStatistics;
 import io.github.dl4jmoe.zoo.CharLanguageModel;
 import io.github.dl4jmoe.zoo.MoETransformerLM;
@@ -107,6 +108,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /** Training steps between releases of freed native memory ({@link NativeMemoryListener}). */
+    static final int RELEASE_MEMORY_EVERY = 50;
+
     /**
      * The options a checkpoint records and a resumed run takes from it: they define the model, its data order and
      * minibatches.
@@ -179,6 +183,7 @@ public final class TrainCommand implements Callable<Integer> {
         double first = Double.NaN;
         double last = Double.NaN;
         int firstStep = step;
+        net.addListeners(new NativeMemoryListener(RELEASE_MEMORY_EVERY));
         ParallelWrapper wrapper = workers == 1 ? null : new ParallelWrapper.Builder<>(net).workers(workers)
                 .averagingFrequency(averagingFrequency).trainingMode(ParallelWrapper.TrainingMode.AVERAGING)
                 .prefetchBuffer(0).build();
