@@ -11,6 +11,7 @@ import io.github.dl4jmoe.runtime.ModelLayers;
 import io.github.dl4jmoe.runtime.MoeLayerRuntime;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -51,6 +52,14 @@ public record ExpertUsage(long numExperts, long retrievals, double usedFraction,
         }
         INDArray experts = runtime.statistics().get(PeerKeys.STAT_EXPERTS);
         return experts == null ? Optional.empty() : Optional.of(experts.toIntMatrix());
+    }
+
+    /**
+     * {@link #of(Model)} for a MultiLayerNetwork: every layer of it by name. A MultiLayerNetwork is also a DL4J
+     * {@code Layer}, so without this overload {@code ExpertUsage.of(net)} would pick {@link #of(Layer)}.
+     */
+    public static Map<String, ExpertUsage> of(MultiLayerNetwork network) {
+        return of((Model) network);
     }
 
     /** Usage of every PEER layer of a network that has run, keyed by layer name. */

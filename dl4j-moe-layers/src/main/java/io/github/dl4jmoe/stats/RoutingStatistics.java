@@ -11,6 +11,7 @@ import io.github.dl4jmoe.runtime.ModelLayers;
 import io.github.dl4jmoe.runtime.MoeLayerRuntime;
 import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.api.Model;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -45,6 +46,14 @@ public record RoutingStatistics(long tokens, long[] expertsPerTokenCounts, long[
         return Optional.of(new RoutingStatistics(perToken.length(), histogram, loadCounts,
                 Math.round(raw.get(RoutedExperts.STAT_DROPPED).getDouble(0)),
                 Math.round(raw.get(RoutedExperts.STAT_CAPACITY).getDouble(0))));
+    }
+
+    /**
+     * {@link #of(Model)} for a MultiLayerNetwork: every layer of it by name. A MultiLayerNetwork is also a DL4J
+     * {@code Layer}, so without this overload {@code RoutingStatistics.of(net)} would pick {@link #of(Layer)}.
+     */
+    public static Map<String, RoutingStatistics> of(MultiLayerNetwork network) {
+        return of((Model) network);
     }
 
     /**

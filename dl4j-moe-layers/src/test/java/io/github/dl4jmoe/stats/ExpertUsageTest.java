@@ -73,6 +73,8 @@ class ExpertUsageTest {
         assertEquals(ExpertUsage.of(b, 64, 2), ExpertUsage.of(net.getLayer(0)).orElseThrow());
         net.output(Nd4j.concat(0, first, second));
         ExpertUsage both = ExpertUsage.of(net.getLayer(0)).orElseThrow();
+        Map<String, ExpertUsage> byName = ExpertUsage.of(net);               // the network's overload, not of(Layer)
+        assertEquals(Map.of("layer0", both), byName);
 
         int[][] rows = Stream.concat(Arrays.stream(a), Arrays.stream(b)).toArray(int[][]::new);
         assertEquals(6 * 2, a.length);

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.github.dl4jmoe.layers.MoeFeedForward;
 import io.github.dl4jmoe.routing.TopPRouter;
 import io.github.dl4jmoe.testutil.GradientChecks;
-import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.inputs.InputType;
 import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
@@ -42,15 +41,14 @@ class RoutingStatisticsTest {
                 .setInputType(InputType.feedForward(5))
                 .build());
         net.init();
-        Model model = net;       // a MultiLayerNetwork is also a Layer: of(Layer) would be chosen
         INDArray first = Nd4j.randn(DataType.DOUBLE, 7, 5);
         INDArray second = Nd4j.randn(DataType.DOUBLE, 9, 5);
         net.output(first);
-        RoutingStatistics a = RoutingStatistics.of(model).get("layer0");
+        RoutingStatistics a = RoutingStatistics.of(net).get("layer0");
         net.output(second);
-        RoutingStatistics b = RoutingStatistics.of(model).get("layer0");
+        RoutingStatistics b = RoutingStatistics.of(net).get("layer0");
         net.output(Nd4j.concat(0, first, second));
-        RoutingStatistics both = RoutingStatistics.of(model).get("layer0");
+        RoutingStatistics both = RoutingStatistics.of(net).get("layer0");
 
         RoutingStatistics merged = a.merge(b);
         assertEquals(16, merged.tokens());
