@@ -15,6 +15,8 @@ import java.util.stream.Collectors;
 import io.github.dl4jmoe.cli.CommandLines;
 import io.github.dl4jmoe.cli.FileOptions;
 import io.github.dl4jmoe.cli.ModelOptions;
+import io.github.dl4jmoe.examples.ui.RoutingModule;
+import io.github.dl4jmoe.examples.ui.TrainingUi;
 import io.github.dl4jmoe.host.NativeMemoryListener;
 import io.github.dl4jmoe.stats.RoutingStatistics;
 import io.github.dl4jmoe.zoo.CharLanguageModel;
@@ -105,11 +107,29 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--temperature", defaultValue = "0.8", description = "sampling temperature "
             + "(default: ${DEFAULT-VALUE})")
     double temperature;
+    @Option(names = "--ui", description = "show training in DL4J's training UI (score, parameters, and our routing "
+            + "page at " + RoutingModule.PAGE_PATH + ") while it runs")
+    boolean ui;
+    @Option(names = "--ui-port", defaultValue = "" + TrainingUi.DEFAULT_PORT, description = "with --ui: TCP port, "
+            + "0 = any free one (default: ${DEFAULT-VALUE})")
+    int uiPort;
+    @Option(names = "--ui-host", description = "with --ui: address to listen on (default: the loopback interface, "
+            + "this machine only; 0.0.0.0 shows the model to anyone who can reach this machine)")
+    String uiHost;
+    @Option(names = "--ui-file", description = "with --ui: record the statistics in this file (DL4J's "
+            + "FileStatsStorage) instead of memory, to open the finished run later")
+    Path uiFile;
     @Spec
     CommandSpec spec;
 
+    /** Training steps between two records of the training UI (its pages and our routing page). */
+    static final int UI_EVERY = 1;
+
     /** Training steps between releases of freed native memory ({@link NativeMemoryListener}). */
     static final int RELEASE_MEMORY_EVERY = 50;
+
+    /** Highest TCP port. */
+    private static final int MAX_PORT = 0xFFFF;
 
     /**
      * The options a checkpoint records and a resumed run takes from it: they define the model, its data order and
@@ -176,14 +196,45 @@ public final class TrainCommand implements Callable<Integer> {
         CheckpointFiles checkpoints = new CheckpointFiles(out);
         checkpoints.deleteLeftovers();
         Path lastGood = resume;
+        net.addListeners(new NativeMemoryListener(RELEASE_MEMORY_EVERY));
+        try (TrainingUi trainingUi = ui ? startUi(log) : null) {
+            if (trainingUi != null) {
+                trainingUi.listeners(UI_EVERY).forEach(net::addListeners);
+            }
+            return train(log, model, train, validation, options, checkpoints, step, lastGood, seed);
+        }
+    }
 
+    /** Starts DL4J's training UI on {@code --ui-host:--ui-port} and says where, and who can reach it. */
+    private TrainingUi startUi(PrintStream log) {
+        String host = uiHost == null ? TrainingUi.DEFAULT_HOST : uiHost;
+        TrainingUi started;
+        try {
+            started = TrainingUi.start(host, uiPort, uiFile);
+        } catch (IOException e) {
+            throw CommandLines.usage(spec, "--ui-port " + uiPort + " / --ui-host " + host + ": " + e.getMessage()
+                    + " (try another --ui-port, or --ui-port 0 for any free one)");
+        }
+        log.printf("training UI (until training ends): %s/train  routing: %s%n", started.url(),
+                started.routingUrl());
+        log.println(uiHost == null
+                ? "the UI listens on the loopback interface only (this machine); --ui-host to change"
+                : "the UI listens on " + host + ": anyone who can reach that address sees the model");
+        return started;
+    }
+
+    private Result train(PrintStream log, CharLanguageModel model, CharacterIterator train,
+                         CharacterIterator validation, Map<String, String> options, CheckpointFiles checkpoints,
+                         int startStep, Path lastGoodFile, long seed) throws IOException {
+        ComputationGraph net = model.network();
+        int step = startStep;
+        Path lastGood = lastGoodFile;
         long start = System.nanoTime();
         long deadline = minutes == null ? Long.MAX_VALUE : start + (long) (minutes * 60e9);
         long tokens = 0;
         double first = Double.NaN;
         double last = Double.NaN;
         int firstStep = step;
-        net.addListeners(new NativeMemoryListener(RELEASE_MEMORY_EVERY));
         ParallelWrapper wrapper = workers == 1 ? null : new ParallelWrapper.Builder<>(net).workers(workers)
                 .averagingFrequency(averagingFrequency).trainingMode(ParallelWrapper.TrainingMode.AVERAGING)
                 .prefetchBuffer(0).build();
@@ -336,6 +387,12 @@ public final class TrainCommand implements Callable<Integer> {
         require(evalEvery >= 1, "--eval-every must be at least 1, got " + evalEvery);
         require(evalBatches >= 0, "--eval-batches must be >= 0, got " + evalBatches
                 + " (0 evaluates the whole validation split)");
+        require(ui || (uiHost == null && uiFile == null && !isGiven("--ui-port")),
+                "--ui-port, --ui-host and --ui-file configure --ui; add --ui");
+        require(!ui || workers == 1, "--ui shows a run with one worker, got --workers " + workers
+                + " (leave --ui or --workers out)");
+        require(uiPort >= 0 && uiPort <= MAX_PORT, "--ui-port must be 0 to " + MAX_PORT + ", got " + uiPort
+                + " (try " + TrainingUi.DEFAULT_PORT + ", or 0 for any free port)");
         require(sampleLength >= 0, "--sample-length must be 0 or more, got " + sampleLength + " (0: no sample)");
         require(temperature > 0 && Double.isFinite(temperature), "--temperature must be a positive number, got "
                 + temperature + " (try 0.8)");
@@ -347,6 +404,11 @@ public final class TrainCommand implements Callable<Integer> {
                     FileOptions.NetworkKind.COMPUTATION_GRAPH);
         }
         FileOptions.requireWritableFile(spec, "--out", out);
+    }
+
+    private boolean isGiven(String option) {
+        return spec.commandLine() != null && spec.commandLine().getParseResult() != null
+                && spec.commandLine().getParseResult().hasMatchedOption(option);
     }
 
     private void require(boolean ok, String message) {

@@ -267,6 +267,44 @@ class UserMistakesTest {
                 "--batch-size", "0");
     }
 
+    @Test
+    void trainUiOptionsWithoutUi() {
+        for (String[] option : new String[][]{{"--ui-port", "9001"}, {"--ui-host", "0.0.0.0"},
+            {"--ui-file", dir.resolve("run.dl4j").toString()}}) {
+            assertLine(2, "dl4j-moe train: --ui-port, --ui-host and --ui-file configure --ui; add --ui",
+                    train(dir.resolve("ui.zip"), option));
+        }
+    }
+
+    @Test
+    void trainUiWithSeveralWorkers() {
+        assertLine(2, "dl4j-moe train: --ui shows a run with one worker, got --workers 2 (leave --ui or --workers "
+                + "out)", add(train(dir.resolve("ui.zip"), "--workers", "2"), "--ui"));
+    }
+
+    @Test
+    void trainUiOnAPortOutOfRange() {
+        assertLine(2, "dl4j-moe train: --ui-port must be 0 to 65535, got 70000 (try 9000, or 0 for any free port)",
+                add(train(dir.resolve("ui.zip"), "--ui-port", "70000"), "--ui"));
+    }
+
+    @Test
+    void trainUiOnAPortInUse() throws IOException {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            int port = taken.getLocalPort();
+            String line = run(2, add(train(dir.resolve("ui.zip"), "--ui-port", "" + port), "--ui"));
+            assertTrue(line.startsWith("dl4j-moe train: --ui-port " + port + " / --ui-host 127.0.0.1: cannot listen "
+                    + "on 127.0.0.1:" + port + " (") && line.endsWith(") (try another --ui-port, or --ui-port 0 for "
+                    + "any free one)"), line);
+        }
+    }
+
+    private static String[] add(String[] args, String... more) {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.addAll(List.of(more));
+        return all.toArray(String[]::new);
+    }
+
     // --- other mistakes ---
 
     @Test

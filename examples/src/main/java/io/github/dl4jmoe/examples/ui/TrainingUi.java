@@ -1,0 +1,141 @@
+package io.github.dl4jmoe.examples.ui;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import io.vertx.core.Vertx;
+import org.deeplearning4j.core.storage.StatsStorage;
+import org.deeplearning4j.optimize.api.TrainingListener;
+import org.deeplearning4j.ui.VertxUIServer;
+import org.deeplearning4j.ui.model.stats.StatsListener;
+import org.deeplearning4j.ui.model.storage.FileStatsStorage;
+import org.deeplearning4j.ui.model.storage.InMemoryStatsStorage;
+
+/**
+ * DL4J's training UI for one run: its server ({@link VertxUIServer}, with {@link RoutingModule}) listening on one
+ * address, a storage (in memory, or a file that DL4J's UI can open again), and the listeners that fill it
+ * ({@link StatsListener}, {@link RoutingStorageListener}) under one session id. Closing stops the server and closes
+ * the storage.
+ */
+public final class TrainingUi implements AutoCloseable {
+
+    /** DL4J's UI port. */
+    public static final int DEFAULT_PORT = VertxUIServer.DEFAULT_UI_PORT;
+    /** The loopback interface: a training UI open to the network shows the model to anyone who can reach it. */
+    public static final String DEFAULT_HOST = InetAddress.getLoopbackAddress().getHostAddress();
+    /** How long starting the server may take. */
+    private static final long START_SECONDS = 60;
+
+    private final BoundUIServer server;
+    private final Vertx vertx;
+    private final StatsStorage storage;
+    private final String sessionId = UUID.randomUUID().toString();
+
+    private TrainingUi(BoundUIServer server, Vertx vertx, StatsStorage storage) {
+        this.server = server;
+        this.vertx = vertx;
+        this.storage = storage;
+    }
+
+    /**
+     * Starts the server on {@code host:port} with a storage attached.
+     *
+     * @param port TCP port, 0 for a free one
+     * @param file the file storage to write (and append to, if it exists), or null to keep statistics in memory
+     * @throws IOException if the server cannot listen there (port in use, unknown address)
+     */
+    public static TrainingUi start(String host, int port, Path file) throws IOException {
+        Vertx vertx = Vertx.vertx();
+        BoundUIServer server = new BoundUIServer(host, port);
+        CompletableFuture<Void> started = new CompletableFuture<>();
+        vertx.deployVerticle(server, done -> {
+            if (done.succeeded()) {
+                started.complete(null);
+            } else {
+                started.completeExceptionally(done.cause());
+            }
+        });
+        try {
+            started.get(START_SECONDS, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            stop(server, vertx);
+            Throwable cause = e instanceof ExecutionException ? rootCause(e) : e;
+            throw new IOException("cannot listen on " + host + ":" + port + " (" + cause.getMessage() + ")", cause);
+        } catch (InterruptedException e) {
+            stop(server, vertx);
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while starting the training UI", e);
+        }
+        StatsStorage storage = file == null ? new InMemoryStatsStorage() : new FileStatsStorage(file.toFile());
+        server.attach(storage);
+        return new TrainingUi(server, vertx, storage);
+    }
+
+    /**
+     * Stops {@code server} and its Vert.x. DL4J keeps the last server constructed as its {@code UIServer} instance;
+     * {@code stopInstance} also forgets it, so a later {@code UIServer.getInstance()} starts a new one instead of
+     * returning this stopped (or never started) server.
+     */
+    private static void stop(BoundUIServer server, Vertx vertx) {
+        try {
+            if (VertxUIServer.getInstance() == server) {
+                VertxUIServer.stopInstance();
+            }
+        } catch (Exception e) {
+            // already stopped; closing Vert.x below is all that is left
+        } finally {
+            vertx.close();
+        }
+    }
+
+    private static Throwable rootCause(Throwable e) {
+        Throwable c = e;
+        while (c.getCause() != null && c.getCause() != c) {
+            c = c.getCause();
+        }
+        return c;
+    }
+
+    /**
+     * The listeners that record a run: DL4J's {@link StatsListener} (score, parameters, memory: the UI's own pages)
+     * and the routing records, both every {@code frequency} iterations.
+     */
+    public List<TrainingListener> listeners(int frequency) {
+        return List.of(new StatsListener(storage, frequency, sessionId),
+                new RoutingStorageListener(storage, sessionId, frequency));
+    }
+
+    /** The UI's address, e.g. {@code http://127.0.0.1:9000}. */
+    public String url() {
+        String host = server.host();
+        return "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.getPort();
+    }
+
+    /** The routing page's address. */
+    public String routingUrl() {
+        return url() + RoutingModule.PAGE_PATH;
+    }
+
+    /** The port the server listens on (the one picked, if 0 was asked for). */
+    public int port() {
+        return server.getPort();
+    }
+
+    @Override
+    public void close() {
+        stop(server, vertx);
+        try {
+            storage.close();
+        } catch (IOException e) {
+            throw new UncheckedIOException("closing the training UI's storage", e);
+        }
+    }
+}

@@ -1,0 +1,103 @@
+package io.github.dl4jmoe.examples.ui;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.deeplearning4j.core.storage.Persistable;
+import org.deeplearning4j.ui.model.storage.FileStatsStorage;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.shade.jackson.databind.JsonNode;
+import org.nd4j.shade.jackson.databind.ObjectMapper;
+
+/**
+ * {@code train --ui --ui-file} records DL4J's statistics and ours in one session of a file storage; reopened, the file
+ * serves the routing page and its data (what {@code RoutingPageBrowserTest} then draws in a browser).
+ */
+class TrainingUiTest {
+
+    private static final String STATS_LISTENER_TYPE = "StatsListener";
+
+    @TempDir
+    static Path dir;
+    private static Path statsFile;
+    private static String printed;
+
+    @BeforeAll
+    static void train() throws IOException {
+        statsFile = dir.resolve("run.dl4j");
+        printed = TinyRun.train(dir, statsFile);
+    }
+
+    @Test
+    void printsTheAddressAndThatOnlyThisMachineCanReachIt() {
+        assertTrue(Pattern.compile("training UI \\(until training ends\\): http://127\\.0\\.0\\.1:\\d+/train  "
+                + "routing: http://127\\.0\\.0\\.1:\\d+/routing").matcher(printed).find(), printed);
+        assertTrue(printed.contains("the UI listens on the loopback interface only (this machine); --ui-host to "
+                + "change"), printed);
+    }
+
+    @Test
+    void fileHoldsStatsListenerAndRoutingRecordsOfOneSession() throws IOException {
+        FileStatsStorage storage = new FileStatsStorage(statsFile.toFile());
+        try {
+            List<String> sessions = storage.listSessionIDs();
+            assertEquals(1, sessions.size(), sessions.toString());
+            String session = sessions.get(0);
+            assertTrue(storage.listTypeIDsForSession(session).contains(STATS_LISTENER_TYPE),
+                    storage.listTypeIDsForSession(session).toString());
+            List<Persistable> routing = storage.getAllUpdatesAfter(session, RoutingRecord.TYPE_ID,
+                    RoutingStorageListener.WORKER_ID, -1);
+            assertEquals(TinyRun.STEPS, routing.size());
+            JsonNode last = new ObjectMapper().readTree(((RoutingRecord) routing.get(TinyRun.STEPS - 1)).json());
+            JsonNode moe = last.get("moe").get(TinyRun.MOE_LAYER);
+            long load = 0;
+            for (JsonNode l : moe.get("load")) {
+                load += l.asLong();
+            }
+            assertTrue(load > 0 && load >= moe.get("tokens").asLong(), "every token selects an expert: " + moe);
+            double used = last.get("peer").get(TinyRun.PEER_LAYER).get("usedFraction").asDouble();
+            assertTrue(used > 0 && used <= 1, "used fraction " + used);
+        } finally {
+            storage.close();
+        }
+    }
+
+    @Test
+    void reopenedFileServesTheRoutingPageItsDataAndDl4jsCharting() throws Exception {
+        try (TrainingUi ui = TrainingUi.start(TrainingUi.DEFAULT_HOST, 0, statsFile)) {
+            HttpClient http = HttpClient.newHttpClient();
+            String data = get(http, ui.url() + RoutingModule.DATA_PATH);
+            JsonNode records = new ObjectMapper().readTree(data).get("records");
+            assertEquals(TinyRun.STEPS, records.size(), data);
+            assertTrue(records.get(0).get("moe").has(TinyRun.MOE_LAYER), data);
+            assertTrue(get(http, ui.routingUrl()).contains("<script src=\"/routing/routing.js\"></script>"));
+            assertTrue(get(http, ui.url() + RoutingModule.SCRIPT_PATH).contains("$.plot("));
+            Matcher scripts = Pattern.compile("src=\"(/assets/webjars/[^\"]+)\"").matcher(get(http, ui.routingUrl()));
+            int found = 0;
+            while (scripts.find()) {
+                assertTrue(get(http, ui.url() + scripts.group(1)).length() > 0, scripts.group(1));
+                found++;
+            }
+            assertEquals(2, found, "jQuery and Flot from DL4J's webjars");
+        }
+    }
+
+    private static String get(HttpClient http, String url) throws IOException, InterruptedException {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), url);
+        return r.body();
+    }
+}
