@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
 @Command(name = "dl4j-moe", mixinStandardHelpOptions = true, version = "dl4j-moe 0.1.0",
         description = "Mixture-of-Experts examples for Deeplearning4j.",
         subcommands = {TrainCommand.class, GenerateCommand.class, StatsCommand.class, HarderTasksExample.class,
-                CharMlpExample.class, UpcycleCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+                CharMlpExample.class, UpcycleCommand.class, BenchCommand.class, UiCommand.class,
+                CommandLine.HelpCommand.class})
 public final class MoeExamples {
 
     /** Runs a program; ND4J's startup messages are left out unless {@value CommandLines#VERBOSE} is given. */

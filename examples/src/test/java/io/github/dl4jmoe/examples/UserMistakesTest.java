@@ -1,5 +1,6 @@
 package io.github.dl4jmoe.examples;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -297,6 +298,15 @@ class UserMistakesTest {
                     + "on 127.0.0.1:" + port + " (") && line.endsWith(") (try another --ui-port, or --ui-port 0 for "
                     + "any free one)"), line);
         }
+    }
+
+    @Test
+    void uiOnAFileThatIsNotAStatisticsFile() throws IOException {
+        byte[] before = Files.readAllBytes(textFile);
+        String line = run(2, "ui", "--file", textFile.toString(), "--port", "0");
+        assertTrue(line.startsWith("dl4j-moe ui: --file " + textFile + " / --port 0 / --host 127.0.0.1: " + textFile
+                + " is not a statistics file written by train --ui-file ("), line);
+        assertArrayEquals(before, Files.readAllBytes(textFile), "the file is left as it was");
     }
 
     private static String[] add(String[] args, String... more) {

@@ -50,9 +50,11 @@ public final class TrainingUi implements AutoCloseable {
      *
      * @param port TCP port, 0 for a free one
      * @param file the file storage to write (and append to, if it exists), or null to keep statistics in memory
-     * @throws IOException if the server cannot listen there (port in use, unknown address)
+     * @throws IOException if the server cannot listen there (port in use, unknown address), or {@code file} is not
+     *                     a statistics file
      */
     public static TrainingUi start(String host, int port, Path file) throws IOException {
+        StatsStorage storage = storage(file);
         Vertx vertx = Vertx.vertx();
         BoundUIServer server = new BoundUIServer(host, port);
         CompletableFuture<Void> started = new CompletableFuture<>();
@@ -67,16 +69,29 @@ public final class TrainingUi implements AutoCloseable {
             started.get(START_SECONDS, TimeUnit.SECONDS);
         } catch (ExecutionException | TimeoutException e) {
             stop(server, vertx);
+            storage.close();
             Throwable cause = e instanceof ExecutionException ? rootCause(e) : e;
             throw new IOException("cannot listen on " + host + ":" + port + " (" + cause.getMessage() + ")", cause);
         } catch (InterruptedException e) {
             stop(server, vertx);
+            storage.close();
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while starting the training UI", e);
         }
-        StatsStorage storage = file == null ? new InMemoryStatsStorage() : new FileStatsStorage(file.toFile());
         server.attach(storage);
         return new TrainingUi(server, vertx, storage);
+    }
+
+    /** In memory, or DL4J's file storage (MapDB), whose failure to open a foreign file is an unchecked exception. */
+    private static StatsStorage storage(Path file) throws IOException {
+        if (file == null) {
+            return new InMemoryStatsStorage();
+        }
+        try {
+            return new FileStatsStorage(file.toFile());
+        } catch (RuntimeException e) {
+            throw new IOException(file + " is not a statistics file written by train --ui-file (" + e + ")", e);
+        }
     }
 
     /**

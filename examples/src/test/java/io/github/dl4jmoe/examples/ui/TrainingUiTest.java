@@ -3,16 +3,20 @@ package io.github.dl4jmoe.examples.ui;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import io.github.dl4jmoe.examples.UiCommand;
 import org.deeplearning4j.core.storage.Persistable;
 import org.deeplearning4j.ui.model.storage.FileStatsStorage;
 import org.junit.jupiter.api.BeforeAll;
@@ -20,6 +24,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.nd4j.shade.jackson.databind.JsonNode;
 import org.nd4j.shade.jackson.databind.ObjectMapper;
+import picocli.CommandLine;
 
 /**
  * {@code train --ui --ui-file} records DL4J's statistics and ours in one session of a file storage; reopened, the file
@@ -91,6 +96,20 @@ class TrainingUiTest {
                 found++;
             }
             assertEquals(2, found, "jQuery and Flot from DL4J's webjars");
+        }
+    }
+
+    @Test
+    void uiCommandServesTheFinishedRun() throws Exception {
+        UiCommand command = new UiCommand();
+        new CommandLine(command).parseArgs("--file", statsFile.toString(), "--port", "0");
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        try (TrainingUi ui = command.open(new PrintStream(log, true, StandardCharsets.UTF_8))) {
+            String data = get(HttpClient.newHttpClient(), ui.url() + RoutingModule.DATA_PATH);
+            assertEquals(TinyRun.STEPS, new ObjectMapper().readTree(data).get("records").size(), data);
+            assertEquals("training UI: " + ui.url() + "/train  routing: " + ui.routingUrl() + System.lineSeparator()
+                    + "the UI listens on the loopback interface only (this machine); --host to change"
+                    + System.lineSeparator(), log.toString(StandardCharsets.UTF_8));
         }
     }
 
