@@ -211,9 +211,12 @@ public final class TrainCommand implements Callable<Integer> {
         TrainingUi started;
         try {
             started = TrainingUi.start(host, uiPort, uiFile);
-        } catch (IOException e) {
+        } catch (TrainingUi.CannotListenException e) {
             throw CommandLines.usage(spec, "--ui-port " + uiPort + " / --ui-host " + host + ": " + e.getMessage()
                     + " (try another --ui-port, or --ui-port 0 for any free one)");
+        } catch (IOException e) {
+            throw CommandLines.usage(spec, "--ui-file: " + e.getMessage() + " (pass a new file, or one an earlier "
+                    + "train --ui-file wrote)");
         }
         log.printf("training UI (until training ends): %s/train  routing: %s%n", started.url(),
                 started.routingUrl());

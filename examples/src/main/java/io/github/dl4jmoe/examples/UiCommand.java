@@ -67,9 +67,11 @@ public final class UiCommand implements Callable<Integer> {
         TrainingUi ui;
         try {
             ui = TrainingUi.start(address, port, file);
+        } catch (TrainingUi.CannotListenException e) {
+            throw CommandLines.usage(spec, "--port " + port + " / --host " + address + ": " + e.getMessage()
+                    + " (try another --port, or --port 0 for any free one)");
         } catch (IOException e) {
-            throw CommandLines.usage(spec, "--file " + file + " / --port " + port + " / --host " + address + ": "
-                    + e.getMessage());
+            throw CommandLines.usage(spec, "--file: " + e.getMessage());
         }
         log.printf("training UI: %s/train  routing: %s%n", ui.url(), ui.routingUrl());
         log.println(host == null ? "the UI listens on the loopback interface only (this machine); --host to change"

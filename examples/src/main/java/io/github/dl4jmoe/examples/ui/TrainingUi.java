@@ -34,6 +34,15 @@ public final class TrainingUi implements AutoCloseable {
     /** How long starting the server may take. */
     private static final long START_SECONDS = 60;
 
+    /** The server could not listen on the address and port asked for. */
+    public static final class CannotListenException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        CannotListenException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     private final BoundUIServer server;
     private final Vertx vertx;
     private final StatsStorage storage;
@@ -50,8 +59,8 @@ public final class TrainingUi implements AutoCloseable {
      *
      * @param port TCP port, 0 for a free one
      * @param file the file storage to write (and append to, if it exists), or null to keep statistics in memory
-     * @throws IOException if the server cannot listen there (port in use, unknown address), or {@code file} is not
-     *                     a statistics file
+     * @throws CannotListenException if the server cannot listen there (port in use, unknown address)
+     * @throws IOException             if {@code file} is not a statistics file
      */
     public static TrainingUi start(String host, int port, Path file) throws IOException {
         StatsStorage storage = storage(file);
@@ -71,7 +80,8 @@ public final class TrainingUi implements AutoCloseable {
             stop(server, vertx);
             storage.close();
             Throwable cause = e instanceof ExecutionException ? rootCause(e) : e;
-            throw new IOException("cannot listen on " + host + ":" + port + " (" + cause.getMessage() + ")", cause);
+            throw new CannotListenException("cannot listen on " + host + ":" + port + " (" + cause.getMessage() + ")",
+                    cause);
         } catch (InterruptedException e) {
             stop(server, vertx);
             storage.close();
