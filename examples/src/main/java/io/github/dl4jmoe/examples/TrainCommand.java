@@ -407,6 +407,9 @@ public final class TrainCommand implements Callable<Integer> {
                     FileOptions.NetworkKind.COMPUTATION_GRAPH);
         }
         FileOptions.requireWritableFile(spec, "--out", out);
+        if (uiFile != null) {
+            FileOptions.requireWritableFile(spec, "--ui-file", uiFile);
+        }
     }
 
     private boolean isGiven(String option) {

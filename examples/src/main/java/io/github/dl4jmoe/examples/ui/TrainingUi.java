@@ -3,6 +3,7 @@ package io.github.dl4jmoe.examples.ui;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.UUID;
@@ -96,6 +97,10 @@ public final class TrainingUi implements AutoCloseable {
     private static StatsStorage storage(Path file) throws IOException {
         if (file == null) {
             return new InMemoryStatsStorage();
+        }
+        Path parent = file.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
         }
         try {
             return new FileStatsStorage(file.toFile());

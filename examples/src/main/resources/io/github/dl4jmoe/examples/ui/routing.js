@@ -59,7 +59,8 @@
             chart(s, 'experts-per-token', 'Experts per token',
                 [{data: over(records, 'moe', name, 'expertsPerToken'), color: '#d8553b'}], LINE);
             chart(s, 'dropped', 'Dropped (token, expert) pairs',
-                [{data: over(records, 'moe', name, 'droppedPairs'), color: '#777'}], LINE);
+                [{data: over(records, 'moe', name, 'droppedPairs'), color: '#777'}],
+                $.extend(true, {yaxis: {min: 0, minTickSize: 1, tickDecimals: 0}}, LINE));
         });
         Object.keys(latest.peer).forEach(function (name) {
             var p = latest.peer[name];
