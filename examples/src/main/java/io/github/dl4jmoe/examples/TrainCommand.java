@@ -207,23 +207,8 @@ public final class TrainCommand implements Callable<Integer> {
 
     /** Starts DL4J's training UI on {@code --ui-host:--ui-port} and says where, and who can reach it. */
     private TrainingUi startUi(PrintStream log) {
-        String host = uiHost == null ? TrainingUi.DEFAULT_HOST : uiHost;
-        TrainingUi started;
-        try {
-            started = TrainingUi.start(host, uiPort, uiFile);
-        } catch (TrainingUi.CannotListenException e) {
-            throw CommandLines.usage(spec, "--ui-port " + uiPort + " / --ui-host " + host + ": " + e.getMessage()
-                    + " (try another --ui-port, or --ui-port 0 for any free one)");
-        } catch (IOException e) {
-            throw CommandLines.usage(spec, "--ui-file: " + e.getMessage() + " (pass a new file, or one an earlier "
-                    + "train --ui-file wrote)");
-        }
-        log.printf("training UI (until training ends): %s/train  routing: %s%n", started.url(),
-                started.routingUrl());
-        log.println(uiHost == null
-                ? "the UI listens on the loopback interface only (this machine); --ui-host to change"
-                : "the UI listens on " + host + ": anyone who can reach that address sees the model");
-        return started;
+        return TrainingUi.startFor(spec, new TrainingUi.OptionNames("--ui-host", "--ui-port", "--ui-file"), uiHost,
+                uiPort, uiFile, "training UI (until training ends)", log);
     }
 
     private Result train(PrintStream log, CharLanguageModel model, CharacterIterator train,

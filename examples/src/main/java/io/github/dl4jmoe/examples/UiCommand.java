@@ -63,19 +63,7 @@ public final class UiCommand implements Callable<Integer> {
         if (minutes != null && !(minutes > 0)) {
             throw CommandLines.usage(spec, "--minutes must be > 0, got " + minutes);
         }
-        String address = host == null ? TrainingUi.DEFAULT_HOST : host;
-        TrainingUi ui;
-        try {
-            ui = TrainingUi.start(address, port, file);
-        } catch (TrainingUi.CannotListenException e) {
-            throw CommandLines.usage(spec, "--port " + port + " / --host " + address + ": " + e.getMessage()
-                    + " (try another --port, or --port 0 for any free one)");
-        } catch (IOException e) {
-            throw CommandLines.usage(spec, "--file: " + e.getMessage());
-        }
-        log.printf("training UI: %s/train  routing: %s%n", ui.url(), ui.routingUrl());
-        log.println(host == null ? "the UI listens on the loopback interface only (this machine); --host to change"
-                : "the UI listens on " + address + ": anyone who can reach that address sees the model");
-        return ui;
+        return TrainingUi.startFor(spec, new TrainingUi.OptionNames("--host", "--port", "--file"), host, port, file,
+                "training UI", log);
     }
 }

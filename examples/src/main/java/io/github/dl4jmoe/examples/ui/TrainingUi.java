@@ -1,6 +1,7 @@
 package io.github.dl4jmoe.examples.ui;
 
 import java.io.IOException;
+import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.nio.file.Files;
@@ -12,6 +13,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
+import io.github.dl4jmoe.cli.CommandLines;
 import io.vertx.core.Vertx;
 import org.deeplearning4j.core.storage.StatsStorage;
 import org.deeplearning4j.optimize.api.TrainingListener;
@@ -19,6 +21,7 @@ import org.deeplearning4j.ui.VertxUIServer;
 import org.deeplearning4j.ui.model.stats.StatsListener;
 import org.deeplearning4j.ui.model.storage.FileStatsStorage;
 import org.deeplearning4j.ui.model.storage.InMemoryStatsStorage;
+import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * DL4J's training UI for one run: its server ({@link VertxUIServer}, with {@link RoutingModule}) listening on one
@@ -53,6 +56,37 @@ public final class TrainingUi implements AutoCloseable {
         this.server = server;
         this.vertx = vertx;
         this.storage = storage;
+    }
+
+    /** How a command names its UI options ({@code --ui-host}, {@code --host}, ...), for its messages. */
+    public record OptionNames(String host, String port, String file) {
+    }
+
+    /**
+     * {@link #start} for a command: prints the URLs under {@code label} and who can reach the UI; a port it cannot
+     * listen on and a file that is not a statistics file are usage errors naming the command's options.
+     *
+     * @param host null for the loopback interface
+     */
+    public static TrainingUi startFor(CommandSpec spec, OptionNames names, String host, int port, Path file,
+                                      String label, PrintStream log) {
+        String address = host == null ? DEFAULT_HOST : host;
+        TrainingUi ui;
+        try {
+            ui = start(address, port, file);
+        } catch (CannotListenException e) {
+            throw CommandLines.usage(spec, names.port() + " " + port + " / " + names.host() + " " + address + ": "
+                    + e.getMessage() + " (try another " + names.port() + ", or " + names.port()
+                    + " 0 for any free one)");
+        } catch (IOException e) {
+            throw CommandLines.usage(spec, names.file() + ": " + e.getMessage() + " (pass a new file, or one an "
+                    + "earlier train --ui-file wrote)");
+        }
+        log.printf("%s: %s/train  routing: %s%n", label, ui.url(), ui.routingUrl());
+        log.println(host == null
+                ? "the UI listens on the loopback interface only (this machine); " + names.host() + " to change"
+                : "the UI listens on " + address + ": anyone who can reach that address sees the model");
+        return ui;
     }
 
     /**
