@@ -1,8 +1,6 @@
 package io.github.dl4jmoe.experts;
 
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 import io.github.dl4jmoe.host.HostArrays;
@@ -10,6 +8,7 @@ import io.github.dl4jmoe.host.HostContext;
 import io.github.dl4jmoe.host.HostFunction;
 import io.github.dl4jmoe.host.HostResult;
 import io.github.dl4jmoe.host.RowSoftmax;
+import io.github.dl4jmoe.host.ScratchArrays;
 import io.github.dl4jmoe.routing.Router;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -22,9 +21,9 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  *
  * <p>Forward: router logits {@code x W_router} and their softmax; the router's selection and gates on the host; per
  * output group, the selected (token, expert) pairs grouped by expert in token order, pairs beyond an expert's capacity
- * dropped ({@link TokenDispatch}'s rule); each expert runs once on the block of its tokens' rows
- * ({@link FeedForwardPass}), and its gated rows are added into the tokens' output columns; then the optional concat
- * projection and shared expert. The auxiliary losses and statistics are those of the graph.
+ * dropped ({@link TokenDispatch}'s rule); the kept pairs' rows are gathered sorted by expert and each expert runs once
+ * on its block of them ({@link ExpertRows}), and its gated rows are added into the tokens' output columns; then the
+ * optional concat projection and shared expert. The auxiliary losses and statistics are those of the graph.
  *
  * <p>Backward mirrors it: each expert's block gets its gated output gradient, the gates get
  * {@code dL/dg[t, e] = dL/dy[t] . expert_e(x_t)}, and the router logits receive the gates' gradient through the
@@ -33,29 +32,22 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFunction.Saved> {
 
     private final RoutedExperts.Settings s;
-    /** One block per expert, so that each keeps its own arrays until the backward pass. */
-    private final FeedForwardPass[] expertPasses;
+    private final ExpertRows expertRows = new ExpertRows();
     private final FeedForwardPass shared = new FeedForwardPass();
+    private final ScratchArrays scratch = new ScratchArrays();
 
     public RoutedExpertsFunction(RoutedExperts.Settings settings) {
         this.s = settings;
-        this.expertPasses = new FeedForwardPass[Math.toIntExact(settings.numExperts())];
-        for (int e = 0; e < expertPasses.length; e++) {
-            expertPasses[e] = new FeedForwardPass();
-        }
-    }
-
-    /** One expert's block: its kept tokens in order, their gates, and its forward pass on their rows. */
-    public record ExpertBlock(int expert, int group, int[] tokens, FeedForwardPass.Forward pass) {
     }
 
     /**
-     * What the forward pass keeps for the backward pass, the copy of the expert tables included (parameters change
-     * only after the backward pass, so it need not be copied twice per step).
+     * What the forward pass keeps for the backward pass: the kept pairs' tokens sorted by expert and the experts'
+     * pass on their rows (null when no pair was kept), and the copy of the expert tables (parameters change only
+     * after the backward pass, so it need not be copied twice per step).
      */
-    public record Saved(double[] logits, double[] probabilities, double[] selected, double[] gates,
-                        List<ExpertBlock> blocks, INDArray routed, FeedForwardPass.Forward shared, INDArray mix,
-                        INDArray[] expertWeights) {
+    public record Saved(double[] logits, double[] probabilities, double[] selected, double[] gates, int[] tokens,
+                        ExpertRows.Forward experts, INDArray routed, FeedForwardPass.Forward shared, INDArray mix,
+                        ExpertRows.Tables tables) {
     }
 
     @Override
@@ -73,25 +65,23 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
 
         Dispatch dispatch = dispatch(selected, n);
         double[] y = new double[n * nOut];
-        List<ExpertBlock> blocks = new ArrayList<>();
-        INDArray[] expertWeights = expertWeights(ctx);
-        for (int e = 0; e < experts; e++) {
-            int[] tokens = dispatch.kept().get(e);
-            if (tokens.length == 0) {
-                continue;
-            }
-            int group = e / s.expertsPerGroup();
-            FeedForwardPass.Forward pass = expertPasses[e].forward(expert(expertWeights, e), s.activation(),
-                    Nd4j.pullRows(x, 1, tokens));                                      // getRows is 20x slower
-            double[] out = HostArrays.toDoubles(pass.output());                       // [m, nOut / G_O]
-            for (int r = 0; r < tokens.length; r++) {
-                double gate = gates[tokens[r] * experts + e];
-                int to = tokens[r] * nOut + group * width;
-                for (int c = 0; c < width; c++) {
-                    y[to + c] += gate * out[r * width + c];
+        ExpertRows.Tables tables = expertTables(ctx);
+        int[] tokens = dispatch.tokens();
+        ExpertRows.Forward pass = null;
+        if (tokens.length > 0) {
+            INDArray rows = Nd4j.pullRows(x, scratch.rows("rows", x.dataType(), tokens.length, x.size(1)), 1, tokens);
+            pass = expertRows.forward(tables, s.activation(), rows, dispatch.starts());
+            double[] out = HostArrays.toDoubles(pass.output());                           // [P, nOut / G_O]
+            for (int e = 0; e < experts; e++) {
+                int group = e / s.expertsPerGroup();
+                for (int r = dispatch.starts()[e]; r < dispatch.starts()[e + 1]; r++) {
+                    double gate = gates[tokens[r] * experts + e];
+                    int to = tokens[r] * nOut + group * width;
+                    for (int c = 0; c < width; c++) {
+                        y[to + c] += gate * out[r * width + c];
+                    }
                 }
             }
-            blocks.add(new ExpertBlock(e, group, tokens, pass));
         }
         INDArray routed = HostArrays.fromDoubles(y, x.dataType(), n, nOut);
         INDArray output = s.concatProjection() ? routed.mmul(ctx.param(RoutedExperts.W_CONCAT)) : routed;
@@ -107,8 +97,7 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
             }
         }
         Map<String, INDArray> stats = statistics(selected, dispatch, n, x.dataType());
-        Saved saved = new Saved(logits, probabilities, selected, gates, blocks, routed, sharedPass, mix,
-                expertWeights);
+        Saved saved = new Saved(logits, probabilities, selected, gates, tokens, pass, routed, sharedPass, mix, tables);
         return new HostResult<>(output, saved, stats, auxScore(logits, probabilities, selected, n));
     }
 
@@ -147,45 +136,47 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
         int d = (int) x.size(1);
         double[] dxRouted = new double[n * d];
         double[] dGates = new double[n * experts];
-        INDArray[] expertWeights = saved.expertWeights();
-        INDArray[] expertGrads = {Nd4j.zeros(x.dataType(), expertWeights[0].shape()),
-                expertWeights[1] == null ? null : Nd4j.zeros(x.dataType(), expertWeights[1].shape()),
-                Nd4j.zeros(x.dataType(), expertWeights[2].shape())};
-        for (ExpertBlock block : saved.blocks()) {
-            int[] tokens = block.tokens();
-            double[] out = HostArrays.toDoubles(block.pass().output());
+        ExpertRows.Forward pass = saved.experts();
+        if (pass != null) {
+            int[] tokens = saved.tokens();
+            int[] starts = pass.starts();
+            double[] out = HostArrays.toDoubles(pass.output());
             double[] dOut = new double[tokens.length * width];
-            for (int r = 0; r < tokens.length; r++) {
-                int t = tokens[r];
-                int from = t * nOut + block.group() * width;
-                double gate = saved.gates()[t * experts + block.expert()];
-                double dot = 0;
-                for (int c = 0; c < width; c++) {
-                    dOut[r * width + c] = gate * dy[from + c];
-                    dot += dy[from + c] * out[r * width + c];
+            for (int e = 0; e < experts; e++) {
+                int group = e / s.expertsPerGroup();
+                for (int r = starts[e]; r < starts[e + 1]; r++) {
+                    int t = tokens[r];
+                    int from = t * nOut + group * width;
+                    double gate = saved.gates()[t * experts + e];
+                    double dot = 0;
+                    for (int c = 0; c < width; c++) {
+                        dOut[r * width + c] = gate * dy[from + c];
+                        dot += dy[from + c] * out[r * width + c];
+                    }
+                    dGates[t * experts + e] = dot;
                 }
-                dGates[t * experts + block.expert()] = dot;
             }
-            FeedForwardPass.Gradients g = expertPasses[block.expert()].backward(expert(expertWeights, block.expert()),
-                    s.activation(), block.pass(), HostArrays.fromDoubles(dOut, x.dataType(), tokens.length, width));
-            expertGrads[0].slice(block.expert()).assign(g.up());
+            INDArray dOutRows = HostArrays.copyInto(dOut, scratch.rows("dOut", x.dataType(), tokens.length, width));
+            ExpertRows.Gradients g = expertRows.backward(saved.tables(), s.activation(), pass, dOutRows);
+            ctx.gradient(RoutedExperts.W_EXPERT_UP).assign(g.up());
             if (g.gate() != null) {
-                expertGrads[1].slice(block.expert()).assign(g.gate());
+                ctx.gradient(RoutedExperts.W_EXPERT_GATE).assign(g.gate());
             }
-            expertGrads[2].slice(block.expert()).assign(g.down());
-            double[] dRows = HostArrays.toDoubles(g.input());                          // [m, d]
+            ctx.gradient(RoutedExperts.W_EXPERT_DOWN).assign(g.down());
+            double[] dRows = HostArrays.toDoubles(g.input());                          // [P, d]
             for (int r = 0; r < tokens.length; r++) {
                 int to = tokens[r] * d;
                 for (int c = 0; c < d; c++) {
                     dxRouted[to + c] += dRows[r * d + c];
                 }
             }
+        } else {
+            ctx.gradient(RoutedExperts.W_EXPERT_UP).assign(0);
+            if (s.activation().isGated()) {
+                ctx.gradient(RoutedExperts.W_EXPERT_GATE).assign(0);
+            }
+            ctx.gradient(RoutedExperts.W_EXPERT_DOWN).assign(0);
         }
-        ctx.gradient(RoutedExperts.W_EXPERT_UP).assign(expertGrads[0]);
-        if (expertGrads[1] != null) {
-            ctx.gradient(RoutedExperts.W_EXPERT_GATE).assign(expertGrads[1]);
-        }
-        ctx.gradient(RoutedExperts.W_EXPERT_DOWN).assign(expertGrads[2]);
         dx.addi(HostArrays.fromDoubles(dxRouted, x.dataType(), n, d));
 
         double[] dLogits = logitGradients(saved, dGates, n, ctx.auxScale());
@@ -287,8 +278,11 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
         return score;
     }
 
-    /** The kept tokens of each expert, in token order, and the capacity and drops of the pass. */
-    private record Dispatch(List<int[]> kept, long dropped, long capacity) {
+    /**
+     * The kept pairs: their tokens sorted by expert, in token order within one, expert e's at
+     * {@code [starts[e], starts[e + 1])}; and the capacity and drops of the pass.
+     */
+    private record Dispatch(int[] tokens, int[] starts, long dropped, long capacity) {
     }
 
     /**
@@ -306,7 +300,7 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
                 load[i % experts]++;
             }
         }
-        List<int[]> kept = new ArrayList<>();
+        int[] keep = new int[experts];
         long dropped = 0;
         long capacity = 0;
         for (int group = 0; group < s.outputGroups(); group++) {
@@ -320,23 +314,24 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
                     : Math.max(1, (long) Math.ceil(pairs * (s.capacityFactor() / perGroup)));
             capacity = Math.max(capacity, c);
             for (int e = group * perGroup; e < (group + 1) * perGroup; e++) {
-                if (s.denseCompute()) {                       // every expert on every token; gate 0 if unselected
-                    kept.add(java.util.stream.IntStream.range(0, n).toArray());
-                    continue;
-                }
-                int keep = (int) Math.min(load[e], c);
-                int[] tokens = new int[keep];
-                int found = 0;
-                for (int t = 0; t < n && found < keep; t++) {
-                    if (selected[t * experts + e] != 0) {
-                        tokens[found++] = t;
-                    }
-                }
-                kept.add(tokens);
-                dropped += load[e] - keep;
+                keep[e] = s.denseCompute() ? n : (int) Math.min(load[e], c);   // dense: all tokens, unselected gate 0
+                dropped += s.denseCompute() ? 0 : load[e] - keep[e];
             }
         }
-        return new Dispatch(kept, dropped, s.denseCompute() ? n : capacity);
+        int[] starts = new int[experts + 1];
+        for (int e = 0; e < experts; e++) {
+            starts[e + 1] = starts[e] + keep[e];
+        }
+        int[] tokens = new int[starts[experts]];
+        int[] next = java.util.Arrays.copyOf(starts, experts);
+        for (int t = 0; t < n; t++) {                                    // token order within each expert
+            for (int e = 0; e < experts; e++) {
+                if (next[e] < starts[e + 1] && (s.denseCompute() || selected[t * experts + e] != 0)) {
+                    tokens[next[e]++] = t;
+                }
+            }
+        }
+        return new Dispatch(tokens, starts, dropped, s.denseCompute() ? n : capacity);
     }
 
     private Map<String, INDArray> statistics(double[] selected, Dispatch dispatch, int n, DataType type) {
@@ -355,17 +350,19 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
         return stats;
     }
 
-    /** The expert tables {@code up, gate (or null), down}, copied once per pass (slices of parameter views are not
-     * safe on M2.1, see CONTRIBUTING). */
-    private INDArray[] expertWeights(HostContext ctx) {
-        return new INDArray[] {ctx.param(RoutedExperts.W_EXPERT_UP).dup(),
-                s.activation().isGated() ? ctx.param(RoutedExperts.W_EXPERT_GATE).dup() : null,
-                ctx.param(RoutedExperts.W_EXPERT_DOWN).dup()};
+    /**
+     * The expert tables, copied once per pass into arrays this instance reuses (slices of parameter views are not
+     * safe on M2.1, see CONTRIBUTING).
+     */
+    private ExpertRows.Tables expertTables(HostContext ctx) {
+        return new ExpertRows.Tables(copy(ctx, RoutedExperts.W_EXPERT_UP),
+                s.activation().isGated() ? copy(ctx, RoutedExperts.W_EXPERT_GATE) : null,
+                copy(ctx, RoutedExperts.W_EXPERT_DOWN));
     }
 
-    private static FeedForwardPass.Weights expert(INDArray[] weights, int e) {
-        return FeedForwardPass.Weights.of(weights[0].slice(e), weights[1] == null ? null : weights[1].slice(e),
-                weights[2].slice(e));
+    private INDArray copy(HostContext ctx, String key) {
+        INDArray param = ctx.param(key);
+        return scratch.get(key, param.dataType(), param.shape()).assign(param);
     }
 
     private FeedForwardPass.Weights sharedWeights(HostContext ctx) {

@@ -20,16 +20,16 @@ public final class HostArrays {
     /** The elements of {@code a} in row-major order, as doubles. */
     public static double[] toDoubles(INDArray a) {
         double[] out = new double[Math.toIntExact(a.length())];
-        INDArray whole = ownsBuffer(a) && (a.dataType() == DataType.FLOAT || a.dataType() == DataType.DOUBLE) ? a
-                : a.castTo(DataType.DOUBLE).dup('c');
+        INDArray whole = startsItsBuffer(a) && (a.dataType() == DataType.FLOAT || a.dataType() == DataType.DOUBLE)
+                ? a : a.castTo(DataType.DOUBLE).dup('c');
         if (whole.dataType() == DataType.FLOAT) {
             float[] floats = new float[out.length];
-            whole.data().asNioFloat().get(floats);
+            whole.data().asNioFloat().get(floats, 0, floats.length);
             for (int i = 0; i < out.length; i++) {
                 out[i] = floats[i];
             }
         } else {
-            whole.data().asNioDouble().get(out);
+            whole.data().asNioDouble().get(out, 0, out.length);
         }
         Reference.reachabilityFence(whole);   // the NIO view does not keep the array alive
         return out;
@@ -44,10 +44,10 @@ public final class HostArrays {
 
     /**
      * Writes {@code values} into {@code target} in row-major order and returns it; {@code target} is a FLOAT or DOUBLE
-     * array that is its whole buffer (a new or {@link ScratchArrays} array, not a view).
+     * array at the start of its buffer (a new or {@link ScratchArrays} array, or the first rows of one).
      */
     public static INDArray copyInto(double[] values, INDArray target) {
-        if (!ownsBuffer(target) || (target.dataType() != DataType.FLOAT && target.dataType() != DataType.DOUBLE)) {
+        if (!startsItsBuffer(target) || (target.dataType() != DataType.FLOAT && target.dataType() != DataType.DOUBLE)) {
             throw new IllegalArgumentException("HostArrays: need a whole FLOAT or DOUBLE array, got "
                     + target.shapeInfoToString());
         }
@@ -60,24 +60,27 @@ public final class HostArrays {
             for (int i = 0; i < values.length; i++) {
                 floats[i] = (float) values[i];
             }
-            target.data().asNioFloat().put(floats);
+            target.data().asNioFloat().put(floats, 0, floats.length);
         } else {
-            target.data().asNioDouble().put(values);
+            target.data().asNioDouble().put(values, 0, values.length);
         }
         return target;
     }
 
-    /** Whether {@code a} is exactly its whole buffer in row-major order (so the buffer can be read directly). */
-    private static boolean ownsBuffer(INDArray a) {
-        return !a.isView() && a.offset() == 0 && a.ordering() == 'c' && rowMajorStrides(a)
-                && a.data().length() == a.length();
+    /**
+     * Whether {@code a} is the first {@code a.length()} elements of its buffer in row-major order (so the buffer can be
+     * read and written directly): a whole array, or the first rows of one ({@link ScratchArrays#rows}).
+     */
+    private static boolean startsItsBuffer(INDArray a) {
+        return a.offset() == 0 && a.data().offset() == 0 && a.ordering() == 'c' && isRowMajor(a)
+                && a.data().length() >= a.length();
     }
 
     /**
      * Whether the elements lie in row-major order. Unlike {@code Shape.hasDefaultStridesForShape} this ignores the
      * stride of a dimension of size 1, which M2.1 sets to 1 for some shapes ({@code [6, 1, 1]} gets {@code [1, 1, 1]}).
      */
-    private static boolean rowMajorStrides(INDArray a) {
+    public static boolean isRowMajor(INDArray a) {
         long expected = 1;
         for (int i = a.rank() - 1; i >= 0; i--) {
             if (a.size(i) != 1 && a.stride(i) != expected) {

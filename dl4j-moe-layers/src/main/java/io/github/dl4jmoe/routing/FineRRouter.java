@@ -88,7 +88,7 @@ public class FineRRouter extends Router {
                     }
                 }
                 int blockStart = groupStart + best * blockSize;
-                Integer[] order = descending(logits, blockStart, blockSize);
+                int[] order = best(logits, blockStart, blockSize, topInput);
                 for (int j = 0; j < topInput; j++) {
                     selected[blockStart + order[j]] = 1;
                 }

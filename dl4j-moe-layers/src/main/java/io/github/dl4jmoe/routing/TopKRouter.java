@@ -38,7 +38,7 @@ public class TopKRouter extends Router {
     public double[] select(double[] logits, double[] probabilities, int numExperts) {
         double[] selected = new double[probabilities.length];
         for (int row = 0; row < probabilities.length; row += numExperts) {
-            Integer[] order = descending(probabilities, row, numExperts);
+            int[] order = best(probabilities, row, numExperts, k);
             for (int j = 0; j < k; j++) {
                 selected[row + order[j]] = 1;
             }
