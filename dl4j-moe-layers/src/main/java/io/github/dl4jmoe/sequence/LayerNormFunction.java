@@ -1,5 +1,6 @@
 package io.github.dl4jmoe.sequence;
 
+import java.util.Arrays;
 import java.util.Map;
 
 import io.github.dl4jmoe.host.HostArrays;
@@ -35,23 +36,32 @@ final class LayerNormFunction implements HostFunction<LayerNormFunction.Saved> {
         double[] xhat = new double[v.length];
         double[] invStd = new double[l.mb() * l.steps()];
         double[] y = new double[v.length];
-        for (int b = 0; b < l.mb(); b++) {
-            for (int t = 0; t < l.steps(); t++) {
-                double mean = 0;
-                for (int c = 0; c < l.d(); c++) {
-                    mean += v[l.at(b, c, t)];
+        int steps = l.steps();
+        double[] mean = new double[steps];
+        double[] var = new double[steps];
+        for (int b = 0; b < l.mb(); b++) {             // steps innermost: contiguous in [mb, d, T]
+            Arrays.fill(mean, 0);
+            Arrays.fill(var, 0);
+            for (int c = 0; c < l.d(); c++) {
+                for (int t = 0, i = l.at(b, c, 0); t < steps; t++, i++) {
+                    mean[t] += v[i];
                 }
-                mean /= l.d();
-                double var = 0;
-                for (int c = 0; c < l.d(); c++) {
-                    double centred = v[l.at(b, c, t)] - mean;
-                    var += centred * centred;
+            }
+            for (int t = 0; t < steps; t++) {
+                mean[t] /= l.d();
+            }
+            for (int c = 0; c < l.d(); c++) {
+                for (int t = 0, i = l.at(b, c, 0); t < steps; t++, i++) {
+                    double centred = v[i] - mean[t];
+                    var[t] += centred * centred;
                 }
-                double inv = 1 / Math.sqrt(var / l.d() + eps);
-                invStd[b * l.steps() + t] = inv;
-                for (int c = 0; c < l.d(); c++) {
-                    int i = l.at(b, c, t);
-                    xhat[i] = (v[i] - mean) * inv;
+            }
+            for (int t = 0; t < steps; t++) {
+                invStd[b * steps + t] = 1 / Math.sqrt(var[t] / l.d() + eps);
+            }
+            for (int c = 0; c < l.d(); c++) {
+                for (int t = 0, i = l.at(b, c, 0); t < steps; t++, i++) {
+                    xhat[i] = (v[i] - mean[t]) * invStd[b * steps + t];
                     y[i] = xhat[i] * gain[c] + bias[c];
                 }
             }
@@ -69,24 +79,28 @@ final class LayerNormFunction implements HostFunction<LayerNormFunction.Saved> {
         double[] dGain = new double[l.d()];
         double[] dBias = new double[l.d()];
         double[] dx = new double[dy.length];
-        for (int b = 0; b < l.mb(); b++) {
-            for (int t = 0; t < l.steps(); t++) {
-                double meanG = 0;
-                double meanGx = 0;
-                for (int c = 0; c < l.d(); c++) {
-                    int i = l.at(b, c, t);
+        int steps = l.steps();
+        double[] meanG = new double[steps];
+        double[] meanGx = new double[steps];
+        for (int b = 0; b < l.mb(); b++) {             // steps innermost: contiguous in [mb, d, T]
+            Arrays.fill(meanG, 0);
+            Arrays.fill(meanGx, 0);
+            for (int c = 0; c < l.d(); c++) {
+                for (int t = 0, i = l.at(b, c, 0); t < steps; t++, i++) {
                     dGain[c] += dy[i] * xhat[i];
                     dBias[c] += dy[i];
                     double g = dy[i] * gain[c];
-                    meanG += g;
-                    meanGx += g * xhat[i];
+                    meanG[t] += g;
+                    meanGx[t] += g * xhat[i];
                 }
-                meanG /= l.d();
-                meanGx /= l.d();
-                double inv = saved.invStd()[b * l.steps() + t];
-                for (int c = 0; c < l.d(); c++) {
-                    int i = l.at(b, c, t);
-                    dx[i] = inv * (dy[i] * gain[c] - meanG - xhat[i] * meanGx);
+            }
+            for (int t = 0; t < steps; t++) {
+                meanG[t] /= l.d();
+                meanGx[t] /= l.d();
+            }
+            for (int c = 0; c < l.d(); c++) {
+                for (int t = 0, i = l.at(b, c, 0); t < steps; t++, i++) {
+                    dx[i] = saved.invStd()[b * steps + t] * (dy[i] * gain[c] - meanG[t] - xhat[i] * meanGx[t]);
                 }
             }
         }
