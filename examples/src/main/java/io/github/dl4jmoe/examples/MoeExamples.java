@@ -1,6 +1,7 @@
 package io.github.dl4jmoe.examples;
 
 import io.github.dl4jmoe.cli.CommandLines;
+import io.github.dl4jmoe.examples.experiment.ExperimentCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -9,7 +10,7 @@ import picocli.CommandLine.Command;
         description = "Mixture-of-Experts examples for Deeplearning4j.",
         subcommands = {TrainCommand.class, GenerateCommand.class, StatsCommand.class, HarderTasksExample.class,
                 CharMlpExample.class, UpcycleCommand.class, BenchCommand.class, UiCommand.class,
-                CommandLine.HelpCommand.class})
+                ExperimentCommand.class, CommandLine.HelpCommand.class})
 public final class MoeExamples {
 
     /** Runs a program; ND4J's startup messages are left out unless {@value CommandLines#VERBOSE} is given. */
