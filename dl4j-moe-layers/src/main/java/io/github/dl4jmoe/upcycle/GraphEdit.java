@@ -76,6 +76,8 @@ final class GraphEdit implements NetworkEdit<String, ComputationGraph> {
             conf.setTopologicalOrder(null);
             conf.setTopologicalOrderStr(null);
         }
+        conf.setIterationCount(0);                  // a fresh updater: see Upcycler, "Continued training"
+        conf.setEpochCount(0);
         upcycled = new ComputationGraph(conf);
         upcycled.init();
         return upcycled;

@@ -71,6 +71,8 @@ final class MultiLayerEdit implements NetworkEdit<Integer, MultiLayerNetwork> {
             conf.getInputPreProcessors().forEach((i, p) -> shifted.put(i > r ? i - 1 : i, p));
             conf.setInputPreProcessors(shifted);
         }
+        conf.setIterationCount(0);                  // a fresh updater: see Upcycler, "Continued training"
+        conf.setEpochCount(0);
         upcycled = new MultiLayerNetwork(conf);
         upcycled.init();
         return upcycled;

@@ -36,6 +36,12 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * the dense block, as are its updater, regularization and dropout. Experts have no biases, so the dense blocks must
  * have been trained with {@code hasBias(false)}. DL4J's GELU is an approximation of the exact GELU our experts use,
  * so a DenseLayer pair with GELU is not preserved exactly.
+ *
+ * <p>Continued training: the upcycled network has a fresh updater (no Adam moments), so it starts counting iterations
+ * and epochs at 0. Carrying over the dense network's count (as its configuration would) makes Adam's bias correction
+ * treat the new, near-zero moments as long averaged: its first hundreds of updates were 2 to 4 times Adam's normal
+ * step, which threw a function-preserving upcycled model far from the dense optimum (README, Reproducing the papers).
+ * Learning-rate schedules restart with the count as well.
  */
 public final class Upcycler {
 

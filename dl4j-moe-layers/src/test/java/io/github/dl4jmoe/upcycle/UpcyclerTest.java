@@ -105,6 +105,18 @@ class UpcyclerTest {
     }
 
     @Test
+    void theUpcycledNetworkCountsIterationsAndEpochsFromZero() {
+        MultiLayerNetwork dense = dense();                                     // trained 20 steps
+        dense.incrementEpochCount();
+        MultiLayerNetwork moe = Upcycler.of(UpcycleMode.PRESERVING).upcycle(dense, Map.of(1, fine().topInput(4)
+                .build()));
+        assertEquals(20, dense.getIterationCount());
+        assertEquals(1, dense.getEpochCount());
+        assertEquals(0, moe.getIterationCount(), "a fresh updater counts from 0 (Adam's bias correction)");
+        assertEquals(0, moe.getEpochCount());
+    }
+
+    @Test
     void preservingWithoutAuxiliaryLossGivesTheSameFirstTrainingLoss() {
         MultiLayerNetwork dense = dense();
         MultiLayerNetwork moe = Upcycler.of(UpcycleMode.PRESERVING).upcycle(dense,
@@ -229,9 +241,13 @@ class UpcyclerTest {
                 .build();
         ComputationGraph dense = new ComputationGraph(conf);
         dense.init();
+        INDArray x = Nd4j.randn(DataType.FLOAT, 12, D);
+        dense.fit(new DataSet(x, Nd4j.randn(DataType.FLOAT, 12, OUT)));
         ComputationGraph moe = Upcycler.of(UpcycleMode.PRESERVING).upcycle(dense,
                 Map.of("ffn", fine().topInput(4).build()));
-        INDArray x = Nd4j.randn(DataType.FLOAT, 12, D);
+        assertEquals(1, dense.getIterationCount());
+        assertEquals(0, moe.getIterationCount(), "a fresh updater counts from 0 (Adam's bias correction)");
+        assertEquals(0, moe.getEpochCount());
         assertTrue(maxDifference(dense.outputSingle(x), moe.outputSingle(x)) <= 1e-5);
         File file = dir.resolve("moe.zip").toFile();
         ModelSerializer.writeModel(moe, file, true);

@@ -38,6 +38,9 @@ import picocli.CommandLine.Spec;
                 + "(default: bundled Shakespeare).")
 public final class CharMlpExample implements Callable<Integer> {
 
+    /** Adam's learning rate. */
+    public static final double LEARNING_RATE = 3e-3;
+
     @Option(names = "--text", description = "UTF-8 text file (default: bundled tiny Shakespeare)")
     Path text;
     @Option(names = "--steps", defaultValue = "600", description = "training steps (default: ${DEFAULT-VALUE})")
@@ -96,10 +99,19 @@ public final class CharMlpExample implements Callable<Integer> {
     }
 
     private MultiLayerNetwork network(CharWindows data) {
+        return network(data, dModel, dFf, seed);
+    }
+
+    /**
+     * The char-mlp network: one-hot context window, a linear embedding of width {@code dModel}, one SwiGLU
+     * {@link DenseFeedForward} block of width {@code dFf}, softmax over the vocabulary; Adam at
+     * {@value #LEARNING_RATE}.
+     */
+    public static MultiLayerNetwork network(CharWindows data, int dModel, int dFf, long seed) {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
                 .seed(seed)
                 .dataType(DataType.FLOAT)
-                .updater(new Adam(3e-3))
+                .updater(new Adam(LEARNING_RATE))
                 .list()
                 .layer(new DenseLayer.Builder().nOut(dModel).activation(Activation.IDENTITY).build())
                 .layer(new DenseFeedForward.Builder().dFf(dFf).activation(FfnActivation.SWIGLU).hasBias(false).build())

@@ -18,7 +18,7 @@ import picocli.CommandLine.Model.CommandSpec;
  * Next-character examples from a text: one-hot windows of {@code context} characters and the character after them.
  * The last {@value #VALIDATION_FRACTION} of the text is held out for validation.
  */
-final class CharWindows {
+public final class CharWindows {
 
     static final double VALIDATION_FRACTION = 0.1;
     static final int VALIDATION_EXAMPLES = 2048;
@@ -53,7 +53,7 @@ final class CharWindows {
      * The windows of the text of {@code --text} ({@code file}, null for the bundled text), or a usage error naming
      * {@code --text} when it is too short for the training and validation split to hold a window each.
      */
-    static CharWindows of(CommandSpec spec, String text, Path file, int context) {
+    public static CharWindows of(CommandSpec spec, String text, Path file, int context) {
         long needed = minimumLength(context);
         if (text.length() < needed) {
             throw CommandLines.usage(spec, "--text: " + (file == null ? "the bundled text" : file) + " has "
@@ -64,7 +64,7 @@ final class CharWindows {
     }
 
     /** The text of {@code --text} ({@code file}), or the bundled tiny Shakespeare when {@code file} is null. */
-    static String read(CommandSpec spec, Path file) throws IOException {
+    public static String read(CommandSpec spec, Path file) throws IOException {
         return file == null ? BundledText.TINY_SHAKESPEARE.read() : FileOptions.readText(spec, "--text", file);
     }
 
@@ -89,7 +89,7 @@ final class CharWindows {
         return (long) (length * (1 - VALIDATION_FRACTION));
     }
 
-    int vocabulary() {
+    public int vocabulary() {
         return chars.length;
     }
 
@@ -97,17 +97,17 @@ final class CharWindows {
         return context;
     }
 
-    long inputWidth() {
+    public long inputWidth() {
         return (long) context * chars.length;
     }
 
     /** {@code count} random training windows. */
-    DataSet training(int count, Random random) {
+    public DataSet training(int count, Random random) {
         return windows(0, split, count, random);
     }
 
     /** A fixed validation set drawn with {@code seed}. */
-    DataSet validation(long seed) {
+    public DataSet validation(long seed) {
         return windows(split, text.length(), Math.min(VALIDATION_EXAMPLES, text.length() - split - context),
                 new Random(seed));
     }

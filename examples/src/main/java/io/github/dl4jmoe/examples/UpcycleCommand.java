@@ -233,7 +233,7 @@ public final class UpcycleCommand implements Callable<Integer> {
     }
 
     /** The score without the MoE layers' auxiliary terms, so dense and upcycled losses compare directly. */
-    static double taskLoss(MultiLayerNetwork net, DataSet data) {
+    public static double taskLoss(MultiLayerNetwork net, DataSet data) {
         double score = net.score(data);
         for (org.deeplearning4j.nn.api.Layer layer : net.getLayers()) {
             if (layer instanceof MoeLayerRuntime runtime) {

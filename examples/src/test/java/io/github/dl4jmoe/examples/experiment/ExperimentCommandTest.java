@@ -77,6 +77,24 @@ class ExperimentCommandTest {
     }
 
     @Test
+    void upcyclingQuickStartsPreservingAtTheDenseLossAndTrainsEveryModel(@TempDir Path dir) throws IOException {
+        Path out = dir.resolve("upcycling");
+        assertEquals(0, run("experiment", "upcycling", "--quick", "--out", out.toString()));
+        List<String[]> rows = csv(out.resolve(UpcyclingExperiment.RESULTS_CSV));
+        assertEquals(List.of("dense", "AUTHORS", "PRESERVING", "COPY"), rows.stream().map(r -> r[0]).toList());
+        double dense = Double.parseDouble(rows.get(0)[1]);
+        assertEquals(dense, Double.parseDouble(rows.get(2)[1]), 1e-4, "PRESERVING is the dense function");
+        for (String[] row : rows) {
+            assertTrue(Double.parseDouble(row[2]) > 0, row[0] + " loss after");
+        }
+        List<String[]> curves = csv(out.resolve(UpcyclingExperiment.CURVES_CSV));
+        assertEquals(4 * 3, curves.size(), "4 models at steps 0, 2 and 4");
+        assertPng(out.resolve("validation-loss.png"));
+        assertUsage("--warmup must be 0 or more, got -1", "experiment", "upcycling", "--quick", "--warmup", "-1",
+                "--out", dir.resolve("bad").toString());
+    }
+
+    @Test
     void spearmanIsNaNForConstantSidesAndOneForMonotoneData() {
         assertTrue(Double.isNaN(TopPExperiment.spearman(new double[] {1, 2, 3}, new double[] {2, 2, 2})));
         assertEquals(1.0, TopPExperiment.spearman(new double[] {1, 5, 9}, new double[] {0, 1, 7}), 1e-12);
