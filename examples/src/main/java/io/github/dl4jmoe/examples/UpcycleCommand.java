@@ -64,9 +64,8 @@ public final class UpcycleCommand implements Callable<Integer> {
     int steps;
     @Option(names = "--batch", defaultValue = "128", description = "minibatch size (default: ${DEFAULT-VALUE})")
     int batch;
-    @Option(names = "--lr", description = "learning rate of continued training for both models (default: as saved); "
-            + "the upcycled model starts with a fresh updater, so a lower rate avoids a jump away from the dense "
-            + "optimum")
+    @Option(names = "--lr", description = "learning rate of continued training for both models (default: as saved; "
+            + "a third of char-mlp's rate, 1e-3, trains both further: see README, Reproducing the papers)")
     Double learningRate;
     @Option(names = "--text", description = "UTF-8 text the checkpoint was trained on "
             + "(default: bundled tiny Shakespeare)")
