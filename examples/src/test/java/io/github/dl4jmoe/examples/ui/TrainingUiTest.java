@@ -6,10 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
@@ -82,17 +78,16 @@ class TrainingUiTest {
     @Test
     void reopenedFileServesTheRoutingPageItsDataAndDl4jsCharting() throws Exception {
         try (TrainingUi ui = TrainingUi.start(TrainingUi.DEFAULT_HOST, 0, statsFile)) {
-            HttpClient http = HttpClient.newHttpClient();
-            String data = get(http, ui.url() + RoutingModule.DATA_PATH);
+            String data = Http.get(ui.url() + RoutingModule.DATA_PATH);
             JsonNode records = new ObjectMapper().readTree(data).get("records");
             assertEquals(TinyRun.STEPS, records.size(), data);
             assertTrue(records.get(0).get("moe").has(TinyRun.MOE_LAYER), data);
-            assertTrue(get(http, ui.routingUrl()).contains("<script src=\"/routing/routing.js\"></script>"));
-            assertTrue(get(http, ui.url() + RoutingModule.SCRIPT_PATH).contains("$.plot("));
-            Matcher scripts = Pattern.compile("src=\"(/assets/webjars/[^\"]+)\"").matcher(get(http, ui.routingUrl()));
+            assertTrue(Http.get(ui.routingUrl()).contains("<script src=\"/routing/routing.js\"></script>"));
+            assertTrue(Http.get(ui.url() + RoutingModule.SCRIPT_PATH).contains("$.plot("));
+            Matcher scripts = Pattern.compile("src=\"(/assets/webjars/[^\"]+)\"").matcher(Http.get(ui.routingUrl()));
             int found = 0;
             while (scripts.find()) {
-                assertTrue(get(http, ui.url() + scripts.group(1)).length() > 0, scripts.group(1));
+                assertTrue(Http.get(ui.url() + scripts.group(1)).length() > 0, scripts.group(1));
                 found++;
             }
             assertEquals(2, found, "jQuery and Flot from DL4J's webjars");
@@ -105,18 +100,11 @@ class TrainingUiTest {
         new CommandLine(command).parseArgs("--file", statsFile.toString(), "--port", "0");
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         try (TrainingUi ui = command.open(new PrintStream(log, true, StandardCharsets.UTF_8))) {
-            String data = get(HttpClient.newHttpClient(), ui.url() + RoutingModule.DATA_PATH);
+            String data = Http.get(ui.url() + RoutingModule.DATA_PATH);
             assertEquals(TinyRun.STEPS, new ObjectMapper().readTree(data).get("records").size(), data);
             assertEquals("training UI: " + ui.url() + "/train  routing: " + ui.routingUrl() + System.lineSeparator()
                     + "the UI listens on the loopback interface only (this machine); --host to change"
                     + System.lineSeparator(), log.toString(StandardCharsets.UTF_8));
         }
-    }
-
-    private static String get(HttpClient http, String url) throws IOException, InterruptedException {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertEquals(200, r.statusCode(), url);
-        return r.body();
     }
 }
