@@ -24,7 +24,7 @@ import picocli.CommandLine;
 
 /**
  * {@code train --ui --ui-file} records DL4J's statistics and ours in one session of a file storage; reopened, the file
- * serves the routing page and its data (what {@code RoutingPageBrowserTest} then draws in a browser).
+ * serves the routing page and its data ({@code RoutingPageBrowserTest} draws the page of a live run in a browser).
  */
 class TrainingUiTest {
 
