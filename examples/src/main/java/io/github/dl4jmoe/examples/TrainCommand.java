@@ -199,6 +199,8 @@ public final class TrainCommand implements Callable<Integer> {
         net.addListeners(new NativeMemoryListener(RELEASE_MEMORY_EVERY));
         try (TrainingUi trainingUi = ui ? startUi(log) : null) {
             if (trainingUi != null) {
+                // with --workers, ParallelWrapper's builder moves the network's listeners to the wrapper, which gives
+                // each worker thread its own clone of these two (at every averaging round), under the worker's id
                 trainingUi.listeners(UI_EVERY).forEach(net::addListeners);
             }
             return train(log, model, train, validation, options, checkpoints, step, lastGood, seed);
@@ -377,8 +379,6 @@ public final class TrainCommand implements Callable<Integer> {
                 + " (0 evaluates the whole validation split)");
         require(ui || (uiHost == null && uiFile == null && !isGiven("--ui-port")),
                 "--ui-port, --ui-host and --ui-file configure --ui; add --ui");
-        require(!ui || workers == 1, "--ui shows a run with one worker, got --workers " + workers
-                + " (leave --ui or --workers out)");
         require(uiPort >= 0 && uiPort <= MAX_PORT, "--ui-port must be 0 to " + MAX_PORT + ", got " + uiPort
                 + " (try " + TrainingUi.DEFAULT_PORT + ", or 0 for any free port)");
         require(sampleLength >= 0, "--sample-length must be 0 or more, got " + sampleLength + " (0: no sample)");

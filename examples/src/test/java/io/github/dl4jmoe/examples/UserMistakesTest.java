@@ -278,12 +278,6 @@ class UserMistakesTest {
     }
 
     @Test
-    void trainUiWithSeveralWorkers() {
-        assertLine(2, "dl4j-moe train: --ui shows a run with one worker, got --workers 2 (leave --ui or --workers "
-                + "out)", add(train(dir.resolve("ui.zip"), "--workers", "2"), "--ui"));
-    }
-
-    @Test
     void trainUiOnAPortOutOfRange() {
         assertLine(2, "dl4j-moe train: --ui-port must be 0 to 65535, got 70000 (try 9000, or 0 for any free port)",
                 add(train(dir.resolve("ui.zip"), "--ui-port", "70000"), "--ui"));

@@ -170,7 +170,9 @@ public final class TrainingUi implements AutoCloseable {
 
     /**
      * The listeners that record a run: DL4J's {@link StatsListener} (score, parameters, memory: the UI's own pages)
-     * and the routing records, both every {@code frequency} iterations.
+     * and the routing records, both every {@code frequency} iterations. Both are DL4J
+     * {@code RoutingIterationListener}s: on a network that a {@code ParallelWrapper} trains, each worker thread records
+     * through its own clone, under its own worker id.
      */
     public List<TrainingListener> listeners(int frequency) {
         return List.of(new StatsListener(storage, frequency, sessionId),
