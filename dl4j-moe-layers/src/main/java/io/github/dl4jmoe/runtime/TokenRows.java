@@ -1,5 +1,6 @@
 package io.github.dl4jmoe.runtime;
 
+import java.lang.ref.Reference;
 import java.util.Arrays;
 
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -75,7 +76,9 @@ final class TokenRows {
         if (kept.length == 0) {
             return Nd4j.create(all.dataType(), 0, width);
         }
-        return Nd4j.pullRows(all, 1, kept);
+        INDArray rows = Nd4j.pullRows(all, 1, kept);
+        Reference.reachabilityFence(all);     // a temporary: collected during the native copy, it crashed the JVM
+        return rows;
     }
 
     /** Token rows {@code [n, w]} back to the layer's shape, zeros at masked positions. */
