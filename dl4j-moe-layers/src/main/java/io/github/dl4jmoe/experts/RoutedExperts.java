@@ -5,10 +5,12 @@ import java.util.Map;
 import io.github.dl4jmoe.ops.HiddenActivation;
 import io.github.dl4jmoe.ops.SdOps;
 import io.github.dl4jmoe.routing.AuxiliaryLosses;
+import io.github.dl4jmoe.routing.ExpertBias;
 import io.github.dl4jmoe.routing.Router;
 import io.github.dl4jmoe.routing.Routing;
 import io.github.dl4jmoe.runtime.LayerGraph;
 import org.deeplearning4j.nn.conf.layers.samediff.SDLayerParams;
+import org.deeplearning4j.nn.weights.IWeightInit;
 import org.deeplearning4j.nn.weights.WeightInit;
 import org.deeplearning4j.nn.weights.WeightInitUtil;
 import org.nd4j.autodiff.samediff.SDIndex;
@@ -23,6 +25,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * <pre>
  *   logits = x W_router                                   no bias                                [n, E]
  *   S, G = router rule on the logits                      selected set, gates                     [n, E]
+ *                                                         [optional expert bias b moves S only]
  *   y_g = sum_{e in S, e in group g} G_e expert_e(x)      experts of group g = E / G_O consecutive [n, nOut / G_O]
  *   y = concat_g y_g  [then x nOut x nOut projection]     G_O = 1: plain MoE; G_O > 1: FineRMoE    [n, nOut]
  *     [+ sigmoid(x w_mix) *] shared(x)                    optional shared expert (Qwen2-MoE gate)
@@ -38,6 +41,16 @@ public final class RoutedExperts {
     public static final String W_EXPERT_DOWN = "wExpertDown";
     /** The projection after the concatenation of the output groups. */
     public static final String W_CONCAT = "wConcat";
+    /** State: the expert bias of auxiliary-loss-free balancing ({@link ExpertBias}), {@code [1, E]}. */
+    public static final String EXPERT_BIAS = "expertBias";
+
+    /**
+     * Standard deviation of the default router initialisation N(0, 0.02^2): FineRMoE's converter draws the router
+     * from it, and it is the usual transformer initialisation (GPT-2, BERT, Megatron's {@code init_method_std}).
+     * After a LayerNorm the logits then have a standard deviation near {@code 0.02 sqrt(d)} and the router starts
+     * near uniform.
+     */
+    public static final double DEFAULT_ROUTER_STD = 0.02;
 
     /** Statistic: number of experts each token selected, {@code [n]}. */
     public static final String STAT_EXPERTS_PER_TOKEN = "expertsPerToken";
@@ -69,11 +82,12 @@ public final class RoutedExperts {
      * @param loadBalance      coefficient of the load-balance loss (0: off)
      * @param entropy          coefficient of the entropy loss, applied with dynamic routers only (0: off)
      * @param zLoss            coefficient of the router z-loss (0: off)
+     * @param expertBias       the router selects with the state {@link #EXPERT_BIAS} ({@link ExpertBias})
      */
     public record Settings(long nIn, long nOut, long numExperts, long expertHidden, int outputGroups,
                            HiddenActivation activation, Router router, double capacityFactor, boolean denseCompute,
                            long sharedHidden, boolean sharedGate, boolean concatProjection, double loadBalance,
-                           double entropy, double zLoss) {
+                           double entropy, double zLoss, boolean expertBias) {
 
         long groupWidth() {
             return nOut / outputGroups;
@@ -87,7 +101,10 @@ public final class RoutedExperts {
     private RoutedExperts() {
     }
 
-    /** Declares the block's parameters, in this order: router, experts, concat projection, shared expert. */
+    /**
+     * Declares the block's parameters, in this order: router, experts, concat projection, shared expert, expert bias
+     * (last, so that enabling it leaves the other parameters where they were).
+     */
     public static void defineParameters(Settings s, SDLayerParams params) {
         params.addWeightParam(W_ROUTER, s.nIn(), s.numExperts());
         params.addWeightParam(W_EXPERT_UP, s.numExperts(), s.nIn(), s.expertHidden());
@@ -101,14 +118,26 @@ public final class RoutedExperts {
         if (s.sharedHidden() > 0) {
             SharedExpert.define(params, s.nIn(), s.sharedHidden(), s.nOut(), s.activation(), s.sharedGate());
         }
+        if (s.expertBias()) {
+            params.addBiasParam(EXPERT_BIAS, 1, s.numExperts());
+        }
     }
 
-    /** Every parameter from the layer's weight init, with fan-in and fan-out of each expert's own matrix. */
-    public static void initializeParameters(Map<String, INDArray> params, WeightInit weightInit) {
-        for (INDArray p : params.values()) {
+    /**
+     * The router from {@code routerInit}, the expert bias at zero, every other parameter from the layer's weight init
+     * with fan-in and fan-out of each expert's own matrix.
+     */
+    public static void initializeParameters(Map<String, INDArray> params, WeightInit weightInit,
+                                            IWeightInit routerInit) {
+        for (Map.Entry<String, INDArray> e : params.entrySet()) {
+            INDArray p = e.getValue();
             long fanIn = p.size(p.rank() - 2);
             long fanOut = p.size(p.rank() - 1);
-            WeightInitUtil.initWeights(fanIn, fanOut, p.shape(), weightInit, null, 'c', p);
+            switch (e.getKey()) {
+                case EXPERT_BIAS -> p.assign(0);
+                case W_ROUTER -> routerInit.init(fanIn, fanOut, p.shape(), 'c', p);
+                default -> WeightInitUtil.initWeights(fanIn, fanOut, p.shape(), weightInit, null, 'c', p);
+            }
         }
     }
 
@@ -122,7 +151,8 @@ public final class RoutedExperts {
         SameDiff sd = g.sd();
         SDVariable x = g.input();                                                          // [n, d]
         SDVariable logits = x.mmul(g.param(W_ROUTER));                                    // [n, E]
-        Routing routing = s.router().route(sd, logits, s.numExperts());
+        SDVariable bias = s.expertBias() ? g.state(EXPERT_BIAS) : null;                    // [1, E]
+        Routing routing = s.router().route(sd, logits, bias, s.numExperts());
 
         int groups = s.outputGroups();
         int perGroup = s.expertsPerGroup();
@@ -171,8 +201,12 @@ public final class RoutedExperts {
         if (s.zLoss() > 0) {
             g.addAuxLoss(LOSS_Z, AuxiliaryLosses.zLoss(sd, logits), s.zLoss());
         }
+        SDVariable load = SdOps.sumRows(sd, routing.selected(), s.numExperts());           // [E]
+        if (s.expertBias()) {
+            g.stateGradient(EXPERT_BIAS, ExpertBias.signal(sd, load, s.numExperts()));
+        }
         g.addStatistic(STAT_EXPERTS_PER_TOKEN, routing.selected().sum(1));
-        g.addStatistic(STAT_LOAD, SdOps.sumRows(sd, routing.selected(), s.numExperts()));
+        g.addStatistic(STAT_LOAD, load);
         g.addStatistic(STAT_DROPPED, dropped);
         g.addStatistic(STAT_CAPACITY, capacity);
         return y;

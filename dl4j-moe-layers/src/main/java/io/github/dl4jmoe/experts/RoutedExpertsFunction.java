@@ -9,6 +9,7 @@ import io.github.dl4jmoe.host.HostFunction;
 import io.github.dl4jmoe.host.HostResult;
 import io.github.dl4jmoe.host.RowSoftmax;
 import io.github.dl4jmoe.host.ScratchArrays;
+import io.github.dl4jmoe.routing.ExpertBias;
 import io.github.dl4jmoe.routing.Router;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -19,15 +20,16 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * The eager path of the routed-experts block ({@link RoutedExperts} is its graph and specification): the same
  * function, computed with explicit ND4J products and Java loops, and its hand-written backward pass.
  *
- * <p>Forward: router logits {@code x W_router} and their softmax; the router's selection and gates on the host; per
- * output group, the selected (token, expert) pairs grouped by expert in token order, pairs beyond an expert's capacity
- * dropped ({@link TokenDispatch}'s rule); the kept pairs' rows are gathered sorted by expert and each expert runs once
- * on its block of them ({@link ExpertRows}), and its gated rows are added into the tokens' output columns; then the
- * optional concat projection and shared expert. The auxiliary losses and statistics are those of the graph.
+ * <p>Forward: router logits {@code x W_router} and their softmax; the router's selection (with the expert bias, if
+ * any) and gates on the host; per output group, the selected (token, expert) pairs grouped by expert in token order,
+ * pairs beyond an expert's capacity dropped ({@link TokenDispatch}'s rule); the kept pairs' rows are gathered sorted
+ * by expert and each expert runs once on its block of them ({@link ExpertRows}), and its gated rows are added into
+ * the tokens' output columns; then the optional concat projection and shared expert. The auxiliary losses and statistics are those of the graph.
  *
  * <p>Backward mirrors it: each expert's block gets its gated output gradient, the gates get
  * {@code dL/dg[t, e] = dL/dy[t] . expert_e(x_t)}, and the router logits receive the gates' gradient through the
- * softmax together with the auxiliary losses' gradients, scaled by {@link HostContext#auxScale()}.
+ * softmax together with the auxiliary losses' gradients, scaled by {@link HostContext#auxScale()}. The expert bias, if
+ * any, gets its step signal from the pass's load ({@link ExpertBias#signal(double[], int)}).
  */
 public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFunction.Saved> {
 
@@ -60,7 +62,8 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
         Router router = s.router();
         double[] logits = HostArrays.toDoubles(x.mmul(ctx.param(RoutedExperts.W_ROUTER)));   // [n, E]
         double[] probabilities = RowSoftmax.of(logits, experts);
-        double[] selected = router.select(logits, probabilities, experts);
+        double[] bias = s.expertBias() ? HostArrays.toDoubles(ctx.param(RoutedExperts.EXPERT_BIAS)) : null;  // [E]
+        double[] selected = router.select(logits, probabilities, bias, experts);
         double[] gates = router.gates(probabilities, selected, experts);
 
         Dispatch dispatch = dispatch(selected, n);
@@ -179,6 +182,10 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
         }
         dx.addi(HostArrays.fromDoubles(dxRouted, x.dataType(), n, d));
 
+        if (s.expertBias()) {                                      // the bias's step signal, see ExpertBias
+            ctx.gradient(RoutedExperts.EXPERT_BIAS).assign(HostArrays.fromDoubles(
+                    ExpertBias.signal(saved.selected(), experts), x.dataType(), 1, experts));
+        }
         double[] dLogits = logitGradients(saved, dGates, n, ctx.auxScale());
         INDArray dl = HostArrays.fromDoubles(dLogits, x.dataType(), n, experts);
         ctx.gradient(RoutedExperts.W_ROUTER).assign(x.transpose().mmul(dl));

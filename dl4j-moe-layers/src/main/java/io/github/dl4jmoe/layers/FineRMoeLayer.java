@@ -106,7 +106,7 @@ public class FineRMoeLayer extends BaseRoutedLayer {
     protected RoutedExperts.Settings settings() {
         return new RoutedExperts.Settings(nIn, nOut, numExperts(), expertHidden(), outputGranularity,
                 getActivation().function(), router(), getCapacityFactor(), false, getSharedHidden(), isSharedGate(),
-                concatProjection, getLoadBalanceCoefficient(), 0, 0);
+                concatProjection, getLoadBalanceCoefficient(), 0, 0, isExpertBias());
     }
 
     public long getDFf() {

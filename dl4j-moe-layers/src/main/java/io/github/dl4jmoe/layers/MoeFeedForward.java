@@ -80,7 +80,7 @@ public class MoeFeedForward extends BaseRoutedLayer {
     protected RoutedExperts.Settings settings() {
         return new RoutedExperts.Settings(nIn, nOut, numExperts, expertHidden, 1, getActivation().function(), router,
                 getCapacityFactor(), denseCompute, numSharedExperts * getSharedHidden(), isSharedGate(), false,
-                getLoadBalanceCoefficient(), entropyCoefficient, zLossCoefficient);
+                getLoadBalanceCoefficient(), entropyCoefficient, zLossCoefficient, isExpertBias());
     }
 
     @Override

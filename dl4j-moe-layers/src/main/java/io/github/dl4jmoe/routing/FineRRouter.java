@@ -16,7 +16,8 @@ import org.nd4j.autodiff.samediff.SameDiff;
  *   gates = softmax over the k selected logits
  * </pre>
  * A softmax over the selected logits is the router probabilities renormalised over the selected set, so this rule
- * always renormalises. Any routed layer can use it when its expert count is {@code G_O R_O G_I R_I};
+ * always renormalises. With an expert bias ({@link ExpertBias}) both masks are taken on the biased logits.
+ * Any routed layer can use it when its expert count is {@code G_O R_O G_I R_I};
  * {@code FineRMoeLayer} builds it from its granularities.
  */
 public class FineRRouter extends Router {
@@ -66,6 +67,22 @@ public class FineRRouter extends Router {
         SDVariable perGroup = sd.reshape(blockSums, -1, outputExpansion);                  // [n G_O, R_O]
         SDVariable bestBlock = sd.reshape(TopK.mask(sd, perGroup, 1, outputExpansion), -1, 1);  // [n G_O R_O, 1]
         return sd.reshape(sparseSum.mul(bestBlock), -1, numExperts);
+    }
+
+    /**
+     * With an expert bias: both masks on {@code s + b}. FineRMoE's scores are the logits (its masks and its softmax
+     * over the selected are defined on them), so this is DeepSeek-V3's {@code s_i + b_i} with s the logits; the gates
+     * stay a softmax over the unbiased selected logits.
+     */
+    @Override
+    protected SDVariable select(SameDiff sd, SDVariable logits, SDVariable probabilities, SDVariable bias,
+                                long numExperts) {
+        return select(sd, logits.add(bias), probabilities, numExperts);
+    }
+
+    @Override
+    public double[] select(double[] logits, double[] probabilities, double[] bias, int numExperts) {
+        return select(bias == null ? logits : ExpertBias.add(logits, bias), probabilities, numExperts);
     }
 
     @Override

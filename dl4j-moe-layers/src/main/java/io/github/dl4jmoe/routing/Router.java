@@ -2,6 +2,7 @@ package io.github.dl4jmoe.routing;
 
 import java.io.Serializable;
 
+import io.github.dl4jmoe.host.RowSoftmax;
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import org.deeplearning4j.exception.DL4JInvalidConfigException;
 import org.nd4j.autodiff.samediff.SDVariable;
@@ -24,8 +25,21 @@ public abstract class Router implements Serializable {
      * @param numExperts E
      */
     public Routing route(SameDiff sd, SDVariable logits, long numExperts) {
+        return route(sd, logits, null, numExperts);
+    }
+
+    /**
+     * Routing with an expert bias ({@link ExpertBias}): the bias moves the selection only; the probabilities and the
+     * gates are those of the unbiased logits.
+     *
+     * @param logits     router logits {@code [n, E]}
+     * @param bias       expert bias {@code [1, E]}, carrying no gradient, or null for none
+     * @param numExperts E
+     */
+    public Routing route(SameDiff sd, SDVariable logits, SDVariable bias, long numExperts) {
         SDVariable probabilities = sd.nn.softmax(logits, 1);                      // [n, E]
-        SDVariable selected = select(sd, logits, probabilities, numExperts);     // [n, E], 0/1
+        SDVariable selected = bias == null ? select(sd, logits, probabilities, numExperts)      // [n, E], 0/1
+                : select(sd, logits, probabilities, bias, numExperts);
         SDVariable gates = probabilities.mul(selected);
         if (renormalize) {
             gates = gates.div(gates.sum(true, 1));
@@ -40,6 +54,34 @@ public abstract class Router implements Serializable {
      * @param probabilities {@code softmax(logits)}, {@code [n, E]}
      */
     protected abstract SDVariable select(SameDiff sd, SDVariable logits, SDVariable probabilities, long numExperts);
+
+    /**
+     * The 0/1 selection mask {@code [n, E]} with the expert bias added to the scores this rule ranks (DeepSeek-V3,
+     * section 2.1.2: expert i is chosen by {@code s_i + b_i}, gated by {@code s_i}); must carry no gradient. This
+     * default applies the rule to the biased logits {@code logits + bias} and their softmax, which is right for a rule
+     * that ranks logits; the built-in rules say what they rank.
+     *
+     * @param bias {@code [1, E]}
+     */
+    protected SDVariable select(SameDiff sd, SDVariable logits, SDVariable probabilities, SDVariable bias,
+                                long numExperts) {
+        SDVariable biased = logits.add(bias);
+        return select(sd, biased, sd.nn.softmax(biased, 1), numExperts);
+    }
+
+    /**
+     * The biased selection on arrays, for the eager path: the same 0/1 mask as
+     * {@link #select(SameDiff, SDVariable, SDVariable, SDVariable, long)}, row-major {@code [n, E]}.
+     *
+     * @param bias {@code [E]}, or null for none
+     */
+    public double[] select(double[] logits, double[] probabilities, double[] bias, int numExperts) {
+        if (bias == null) {
+            return select(logits, probabilities, numExperts);
+        }
+        double[] biased = ExpertBias.add(logits, bias);
+        return select(biased, RowSoftmax.of(biased, numExperts), numExperts);
+    }
 
     /**
      * The selection on arrays, for the eager path: the same 0/1 mask as {@link #select(SameDiff, SDVariable,

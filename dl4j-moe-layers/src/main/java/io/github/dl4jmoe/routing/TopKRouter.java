@@ -8,7 +8,8 @@ import org.nd4j.autodiff.samediff.SameDiff;
 
 /**
  * Static top-k routing (Shazeer et al. 2017; GShard; DeepSeekMoE): each token uses the k experts of highest router
- * probability, ties to the lower index. Gates are the raw probabilities, or renormalised over the k.
+ * probability, ties to the lower index. Gates are the raw probabilities, or renormalised over the k. With an expert
+ * bias ({@link ExpertBias}) the k are those of largest {@code P_i + b_i}; their gates stay {@code P_i}.
  */
 public class TopKRouter extends Router {
 
@@ -32,6 +33,19 @@ public class TopKRouter extends Router {
     @Override
     protected SDVariable select(SameDiff sd, SDVariable logits, SDVariable probabilities, long numExperts) {
         return TopK.mask(sd, probabilities, k, numExperts);
+    }
+
+    /** With an expert bias: the k largest {@code P_i + b_i} (DeepSeek-V3's rule with the probabilities as scores). */
+    @Override
+    protected SDVariable select(SameDiff sd, SDVariable logits, SDVariable probabilities, SDVariable bias,
+                                long numExperts) {
+        return TopK.mask(sd, probabilities.add(bias), k, numExperts);
+    }
+
+    @Override
+    public double[] select(double[] logits, double[] probabilities, double[] bias, int numExperts) {
+        return bias == null ? select(logits, probabilities, numExperts)
+                : select(logits, ExpertBias.add(probabilities, bias), numExperts);
     }
 
     @Override

@@ -12,7 +12,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * sort the router probabilities in descending order and keep experts until their cumulative probability first
  * exceeds p, that expert included. Equivalently expert i is kept iff the probability mass ranked strictly ahead of it
  * is below p. Ties rank the lower index first. Gates are the raw probabilities, as in the authors' code, or
- * renormalised over the kept set; an optional cap limits the experts per token.
+ * renormalised over the kept set; an optional cap limits the experts per token. With an expert bias
+ * ({@link ExpertBias}) experts are ranked by {@code P_i + b_i} while the threshold still accumulates the unbiased
+ * {@code P_i} (see {@link #select(SameDiff, SDVariable, SDVariable, SDVariable, long)}).
  *
  * <p>Cost and memory are O(n E^2) per layer call (pairwise ranking of each token's E probabilities); for hundreds of
  * experts prefer a cap or top-k.
@@ -46,16 +48,38 @@ public class TopPRouter extends Router {
 
     @Override
     protected SDVariable select(SameDiff sd, SDVariable logits, SDVariable probabilities, long numExperts) {
-        SDVariable pi = sd.expandDims(probabilities, 2);                          // [n, E, 1]   P_i
-        SDVariable pj = sd.expandDims(probabilities, 1);                          // [n, 1, E]   P_j
-        SDVariable ahead = pj.gt(pi).castTo(probabilities.dataType())           // [n, E, E]  j ranked ahead of i
-                .add(pj.eq(pi).castTo(probabilities.dataType())
-                        .mul(sd.constant(lowerIndex(numExperts, probabilities))));
-        SDVariable massAhead = ahead.mul(pj).sum(2);                              // [n, E]
-        SDVariable selected = massAhead.lt(p).castTo(probabilities.dataType());
+        return keep(sd, probabilities, probabilities, numExperts);
+    }
+
+    /**
+     * With an expert bias: experts are ranked by {@code P_i + b_i} and kept while the unbiased probability mass ranked
+     * ahead of them is below p. The bias decides which experts fill the mass, the router's own probabilities decide
+     * how much mass is enough, so the kept experts' raw gates still sum past p as without a bias. (Accumulating biased
+     * scores would not be a probability mass: they need not sum to 1 nor stay positive.) Promoting an expert of small
+     * P adds little mass, so a bias can raise the experts a token uses; a cap ({@code maxExperts}) bounds that.
+     */
+    @Override
+    protected SDVariable select(SameDiff sd, SDVariable logits, SDVariable probabilities, SDVariable bias,
+                                long numExperts) {
+        return keep(sd, probabilities.add(bias), probabilities, numExperts);
+    }
+
+    /**
+     * @param ranking the scores that order the experts, {@code [n, E]}
+     * @param mass    the probabilities accumulated in that order, {@code [n, E]}
+     */
+    private SDVariable keep(SameDiff sd, SDVariable ranking, SDVariable mass, long numExperts) {
+        SDVariable ri = sd.expandDims(ranking, 2);                                // [n, E, 1]   r_i
+        SDVariable rj = sd.expandDims(ranking, 1);                                // [n, 1, E]   r_j
+        SDVariable ahead = rj.gt(ri).castTo(mass.dataType())                     // [n, E, E]  j ranked ahead of i
+                .add(rj.eq(ri).castTo(mass.dataType())
+                        .mul(sd.constant(lowerIndex(numExperts, mass))));
+        SDVariable massJ = ranking == mass ? rj : sd.expandDims(mass, 1);         // [n, 1, E]   P_j
+        SDVariable massAhead = ahead.mul(massJ).sum(2);                           // [n, E]
+        SDVariable selected = massAhead.lt(p).castTo(mass.dataType());
         if (maxExperts != NO_CAP) {
             SDVariable rank = ahead.sum(2);                                       // [n, E]   experts ranked ahead
-            selected = selected.mul(rank.lt(maxExperts).castTo(probabilities.dataType()));
+            selected = selected.mul(rank.lt(maxExperts).castTo(mass.dataType()));
         }
         return selected;
     }
@@ -63,16 +87,25 @@ public class TopPRouter extends Router {
     /** Expert i is kept iff the mass ranked strictly ahead of it is below p (and, with a cap, its rank too). */
     @Override
     public double[] select(double[] logits, double[] probabilities, int numExperts) {
-        double[] selected = new double[probabilities.length];
-        for (int row = 0; row < probabilities.length; row += numExperts) {
+        return keep(probabilities, probabilities, numExperts);
+    }
+
+    @Override
+    public double[] select(double[] logits, double[] probabilities, double[] bias, int numExperts) {
+        return keep(bias == null ? probabilities : ExpertBias.add(probabilities, bias), probabilities, numExperts);
+    }
+
+    private double[] keep(double[] ranking, double[] mass, int numExperts) {
+        double[] selected = new double[mass.length];
+        for (int row = 0; row < mass.length; row += numExperts) {
             for (int i = 0; i < numExperts; i++) {
-                double pi = probabilities[row + i];
+                double ri = ranking[row + i];
                 double massAhead = 0;
                 int rank = 0;
                 for (int j = 0; j < numExperts; j++) {
-                    double pj = probabilities[row + j];
-                    if (pj > pi || (pj == pi && j < i)) {
-                        massAhead += pj;
+                    double rj = ranking[row + j];
+                    if (rj > ri || (rj == ri && j < i)) {
+                        massAhead += mass[row + j];
                         rank++;
                     }
                 }

@@ -32,8 +32,10 @@ import org.nd4j.linalg.learning.regularization.Regularization;
  * time-step mask {@code [mb, T]}; masked steps output zero and receive no gradient.
  *
  * <p>Parameters listed by {@link #stateParamKeys()} are non-trainable state: they live in the parameter vector (so
- * {@code ModelSerializer} saves them and parameter averaging averages them), get a {@link NoOp} updater and no
- * regularization, and change only through {@link LayerGraph#updateState}.
+ * {@code ModelSerializer} saves them and parameter averaging averages them), get no regularization and never a
+ * gradient of the loss, and change only through {@link LayerGraph#updateState} (their updater is {@link NoOp}) or
+ * through DL4J's parameter step applying their own updater ({@link #stateUpdater}) to what the layer writes as their
+ * gradient ({@link LayerGraph#stateGradient}).
  *
  * <p>Configuration is validated by {@link #validate()} from each builder's {@code build()} and again in
  * {@link #instantiate}, which also covers configs loaded from JSON (Jackson bypasses builders).
@@ -87,6 +89,15 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
     /** Keys of the non-trainable state parameters among those declared in {@code defineParameters}. */
     public Set<String> stateParamKeys() {
         return Collections.emptySet();
+    }
+
+    /**
+     * The updater of a state parameter: {@link NoOp} unless the layer steps that state through DL4J's parameter step
+     * ({@link LayerGraph#stateGradient}), when it is the rule that turns the written gradient into the step. Never the
+     * configured updater: state is not trained.
+     */
+    public IUpdater stateUpdater(String key) {
+        return new NoOp();
     }
 
     /**
@@ -208,6 +219,9 @@ public abstract class BaseMoeLayer extends SameDiffLayer {
 
     @Override
     public IUpdater getUpdaterByParam(String paramName) {
+        if (stateParamKeys().contains(paramName)) {
+            return stateUpdater(paramName);
+        }
         return isSelfManaged(paramName) ? new NoOp() : super.getUpdaterByParam(paramName);
     }
 

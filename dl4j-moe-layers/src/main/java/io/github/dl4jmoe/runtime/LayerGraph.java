@@ -22,6 +22,8 @@ import org.nd4j.autodiff.samediff.SameDiff;
  * <ul>
  *   <li>auxiliary losses (scalars), added with a coefficient to the training objective and to the reported score;</li>
  *   <li>state updates: new values for non-trainable parameters, written after every training step;</li>
+ *   <li>state gradients: what a state parameter's own updater ({@link BaseMoeLayer#stateUpdater}) turns into its
+ *   step, applied by DL4J's parameter step;</li>
  *   <li>statistics: arrays read after every forward pass (routing statistics, for example).</li>
  * </ul>
  * or compute the output itself in Java with {@link #hostOutput}.
@@ -38,6 +40,7 @@ public final class LayerGraph {
 
     private final Map<String, AuxLoss> auxLosses = new LinkedHashMap<>();
     private final Map<String, SDVariable> stateUpdates = new LinkedHashMap<>();
+    private final Map<String, SDVariable> stateGradients = new LinkedHashMap<>();
     private final Map<String, SDVariable> statistics = new LinkedHashMap<>();
     private HostOutput hostOutput;
 
@@ -126,6 +129,24 @@ public final class LayerGraph {
         stateUpdates.put(key, newValue);
     }
 
+    /**
+     * Writes {@code value} into the gradient of the state parameter {@code key} in every backward pass, so that DL4J's
+     * parameter step moves the state by what its updater ({@link BaseMoeLayer#stateUpdater}) makes of it: once per
+     * {@code fit} step, never in inference or a gradient check (the way DL4J's BatchNormalization steps its running
+     * statistics). Use it where a state must change exactly with the optimizer's steps; {@link #updateState} writes
+     * during the backward pass instead.
+     *
+     * @param value of the parameter's shape
+     */
+    public void stateGradient(String key, SDVariable value) {
+        if (!stateKeys.contains(key)) {
+            throw new IllegalStateException(layerDescription + ": cannot write a gradient for '" + key
+                    + "', not a state parameter; state: " + stateKeys);
+        }
+        requireNew(stateGradients, key, "state gradient");
+        stateGradients.put(key, value);
+    }
+
     /** Makes {@code value} readable after every forward pass under {@code name}. */
     public void addStatistic(String name, SDVariable value) {
         requireNew(statistics, name, "statistic");
@@ -176,6 +197,10 @@ public final class LayerGraph {
 
     Map<String, SDVariable> stateUpdates() {
         return Collections.unmodifiableMap(stateUpdates);
+    }
+
+    Map<String, SDVariable> stateGradients() {
+        return Collections.unmodifiableMap(stateGradients);
     }
 
     Map<String, SDVariable> statistics() {

@@ -60,7 +60,9 @@ import org.nd4j.linalg.learning.regularization.Regularization;
  *
  * <h2>State</h2>
  * After backprop (that is, once per training step) the values a layer declared with {@link LayerGraph#updateState}
- * are written into their state parameters; their gradient is zero and their updater is NoOp.
+ * are written into their state parameters; their gradient is zero and their updater is NoOp. A state declared with
+ * {@link LayerGraph#stateGradient} instead gets that value as its gradient, and DL4J's parameter step applies what
+ * its updater ({@link BaseMoeLayer#stateUpdater}) makes of it.
  */
 public class MoeLayerRuntime extends HostLayerRuntime {
 
@@ -201,6 +203,7 @@ public class MoeLayerRuntime extends HostLayerRuntime {
                 }
                 List<String> outputs = new ArrayList<>(auxAndStatisticNames());
                 graph.stateUpdates().values().forEach(v -> outputs.add(v.name()));
+                graph.stateGradients().values().forEach(v -> outputs.add(v.name()));
                 List<String> wrt = new ArrayList<>();
                 wrt.add(INPUT_KEY);
                 wrt.addAll(trainableKeys());
@@ -235,6 +238,8 @@ public class MoeLayerRuntime extends HostLayerRuntime {
                 }
                 record(result.getOutputs(), pass);
                 graph.stateUpdates().forEach((key, v) -> paramTable.get(key).assign(result.getOutputs().get(v.name())));
+                graph.stateGradients().forEach((key, v) ->
+                        gradTable.get(key).assign(result.getOutputs().get(v.name())));
                 inputGradient = rows.toLayerShape(grads.get(INPUT_KEY), config().getNIn());
                 sameDiff.clearPlaceholders(true);
                 sameDiff.clearOpInputs();

@@ -4,6 +4,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Random;
 
+import io.github.dl4jmoe.experts.RoutedExperts;
 import io.github.dl4jmoe.experts.SharedExpert;
 import io.github.dl4jmoe.layers.DenseFeedForward;
 import io.github.dl4jmoe.layers.FineRMoeLayer;
@@ -46,7 +47,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
 public final class Upcycler {
 
     /** Standard deviation of new router and shared-gate weights (the authors' converter). */
-    public static final double ROUTER_STD = 0.02;
+    public static final double ROUTER_STD = RoutedExperts.DEFAULT_ROUTER_STD;
 
     private final UpcycleMode mode;
     private double dropRatio;

@@ -140,8 +140,11 @@ class FineRMoeLayerTest {
         INDArray mask = Nd4j.ones(DataType.DOUBLE, 3, 4);
         mask.getRow(0).assign(0);
         mask.putScalar(1, 3, 0);
-        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, 3, D, 4),
-                Nd4j.randn(DataType.DOUBLE, 3, N_OUT, 4), mask, mask));
+        // half-scale data: at full scale the score is about 70 (SwiGLU outputs grow with the square of the input) and
+        // central differences resolve gradients only to about 1e-8, the check's absolute floor; with the router drawn
+        // from N(0, 0.02) three entries failed on that noise (|analytic - numeric| = 1.1e-8 to 1.4e-8)
+        assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, 3, D, 4).muli(0.5),
+                Nd4j.randn(DataType.DOUBLE, 3, N_OUT, 4).muli(0.5), mask, mask));
     }
 
     @Test

@@ -45,7 +45,8 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
  * The eager path of every layer kind computes what its SameDiff graph (the specification; DL4J's stock runtime for the
  * sequence layers) computes, in double precision to 1e-10: outputs, every parameter gradient, the input gradient,
  * the auxiliary score, the network's score, the routing statistics, and the parameters and running state after two
- * training steps. On 2D input and on 3D input with a mask that hides some steps and one whole sequence.
+ * training steps (the expert bias, set nonzero, included). On 2D input and on 3D input with a mask that hides some
+ * steps and one whole sequence.
  */
 class EagerGraphEqualityTest {
 
@@ -79,6 +80,12 @@ class EagerGraphEqualityTest {
                         .concatProjection(true).sharedHidden(4).sharedGate(true).loadBalanceCoefficient(0.2).build(),
                 new FineRMoeLayer.Builder().dFf(9).inputGranularity(3).inputExpansion(2).topInput(2)
                         .capacityFactor(0.8).build(),
+                new MoeFeedForward.Builder().numExperts(5).expertHidden(3).router(new TopKRouter(2))
+                        .loadBalanceCoefficient(0.3).expertBias(true).biasUpdateRate(0.05).build(),
+                new MoeFeedForward.Builder().numExperts(5).expertHidden(3).router(new TopPRouter(0.6, true, 3))
+                        .capacityFactor(0.75).entropyCoefficient(0.2).expertBias(true).build(),
+                new FineRMoeLayer.Builder().dFf(8).inputGranularity(2).outputGranularity(2).outputExpansion(2)
+                        .concatProjection(true).expertBias(true).biasUpdateRate(0.05).build(),
                 new PeerLayer.Builder().numExperts(16).heads(2).topK(2).keySize(4).nOut(D)
                         .tableUpdates(PeerLayer.TableUpdates.DENSE).build(),
                 new PeerLayer.Builder().numExperts(9).heads(1).topK(3).keySize(2).nOut(D)
@@ -99,6 +106,10 @@ class EagerGraphEqualityTest {
     void eagerEqualsGraph(Layer layer, boolean sequence) {
         MultiLayerNetwork eager = network(layer, ExecutionMode.EAGER, sequence);
         MultiLayerNetwork graph = network(layer, ExecutionMode.GRAPH, sequence);
+        INDArray bias = eager.getLayer(1).paramTable().get(MoeFeedForward.EXPERT_BIAS);
+        if (bias != null) {                                     // an expert bias large enough to move the selection
+            bias.assign(Nd4j.randn(DataType.DOUBLE, bias.shape()).muli(0.1));
+        }
         graph.setParams(eager.params().dup());
         assertTrue(runsEager(eager.getLayer(1).conf().getLayer()), "eager network runs eagerly");
         assertFalse(runsEager(graph.getLayer(1).conf().getLayer()), "graph network runs its graph");
