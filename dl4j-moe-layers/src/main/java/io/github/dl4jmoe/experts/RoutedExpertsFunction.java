@@ -24,7 +24,8 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * any) and gates on the host; per output group, the selected (token, expert) pairs grouped by expert in token order,
  * pairs beyond an expert's capacity dropped ({@link TokenDispatch}'s rule); the kept pairs' rows are gathered sorted
  * by expert and each expert runs once on its block of them ({@link ExpertRows}), and its gated rows are added into
- * the tokens' output columns; then the optional concat projection and shared expert. The auxiliary losses and statistics are those of the graph.
+ * the tokens' output columns; then the optional concat projection and shared expert. The auxiliary losses and
+ * statistics are those of the graph.
  *
  * <p>Backward mirrors it: each expert's block gets its gated output gradient, the gates get
  * {@code dL/dg[t, e] = dL/dy[t] . expert_e(x_t)}, and the router logits receive the gates' gradient through the
