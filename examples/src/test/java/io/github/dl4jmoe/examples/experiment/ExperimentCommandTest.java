@@ -95,6 +95,22 @@ class ExperimentCommandTest {
     }
 
     @Test
+    void balancingQuickComparesThreeVariantsAndRecordsTheLoadKlOfEveryStep(@TempDir Path dir) throws IOException {
+        Path out = dir.resolve("balancing");
+        assertEquals(0, run("experiment", "balancing", "--quick", "--out", out.toString()));
+        List<String[]> rows = csv(out.resolve(BalancingExperiment.RESULTS_CSV));
+        assertEquals(List.of("none", "load-balance loss 0.01", "expert bias"), rows.stream().map(r -> r[0]).toList());
+        for (String[] row : rows) {
+            for (int column = 2; column <= 3; column++) {
+                double kl = Double.parseDouble(row[column]);
+                assertTrue(kl >= 0 && kl <= Math.log(8) + 1e-9, row[0] + ": load KL " + kl + " out of [0, ln 8]");
+            }
+        }
+        assertEquals(3 * 4 * 2, csv(out.resolve(BalancingExperiment.KL_CSV)).size(), "3 variants x 4 steps x 2 layers");
+        assertPng(out.resolve("load-kl.png"));
+    }
+
+    @Test
     void spearmanIsNaNForConstantSidesAndOneForMonotoneData() {
         assertTrue(Double.isNaN(TopPExperiment.spearman(new double[] {1, 2, 3}, new double[] {2, 2, 2})));
         assertEquals(1.0, TopPExperiment.spearman(new double[] {1, 5, 9}, new double[] {0, 1, 7}), 1e-12);
