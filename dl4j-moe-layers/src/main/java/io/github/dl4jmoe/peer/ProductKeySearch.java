@@ -5,14 +5,16 @@ import java.util.stream.IntStream;
 
 import io.github.dl4jmoe.host.Parallelism;
 import io.github.dl4jmoe.host.RowBuffer;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.shape.Shape;
 
 /**
  * Exact top-k over N = n^2 product keys without scoring all N (Lample et al. 2019, "Large Memory Layers with
  * Product Keys"; He 2024, PEER, section 2): the score of key (i, j) is {@code s1[i] + s2[j]}, so the k best sums lie
- * among the c best of each half when c >= k. Cost per query: O(n + c^2) after the half scores, which are computed in
- * the graph ({@code [queries, n]} each); the {@code [queries, N]} score matrix is never formed.
+ * among the c best of each half when c >= k. Cost per query: O(n c) at worst for the two candidate lists (insertion
+ * into a sorted list, O(n) when c is much smaller than n), then a merge of their pairs ({@link Query}), after the
+ * half scores ({@code [queries, n]} each, computed by ND4J); the {@code [queries, N]} score matrix is never formed.
  *
  * <p>Order: descending score, ties to the lower key index (i * n + j), in both stages.
  */
@@ -44,16 +46,16 @@ public final class ProductKeySearch {
         Result out = new Result(new int[queries * k], new double[queries * k]);
         // contiguous ranges of queries, each reading its score rows one at a time (no [queries, n] copy)
         int threads = Parallelism.threads();
+        boolean floats = rows1.dataType() == DataType.FLOAT && rows2.dataType() == DataType.FLOAT;
         IntStream.range(0, threads).parallel().forEach(part -> {
             RowBuffer in1 = RowBuffer.of(rows1);
             RowBuffer in2 = RowBuffer.of(rows2);
-            double[] s1 = new double[n];
-            double[] s2 = new double[n];
+            Query query = new Query(n, candidates, floats);
             int end = Parallelism.bound(queries, part + 1, threads);
             for (int q = Parallelism.bound(queries, part, threads); q < end; q++) {
-                in1.get(q, s1);
-                in2.get(q, s2);
-                searchOne(s1, s2, q, n, candidates, k, out);
+                in1.get(q, query.s1);
+                in2.get(q, query.s2);
+                query.search(k, out.keys(), out.scores(), q * k);
             }
         });
         Reference.reachabilityFence(rows1);
@@ -66,41 +68,95 @@ public final class ProductKeySearch {
     }
 
     /**
-     * The query's k best keys from its half-score rows {@code s1}, {@code s2} (length n each). With both candidate
-     * lists sorted best first, pair (a, b) is preceded in the order by the (a + 1)(b + 1) - 1 pairs (a' &lt;= a,
-     * b' &lt;= b): a higher sum, or an equal sum and a lower key (ties within a list are sorted by lower index). So
-     * only pairs with {@code (a + 1)(b + 1) <= k} can be among the k best: about {@code k ln k} pairs, not c^2.
+     * One thread's search, one query at a time, with its buffers. With both candidate lists sorted best first, pair
+     * (a, b) is preceded in the order by every pair (a' &lt;= a, b' &lt;= b): a higher sum, or an equal sum and a
+     * lower key (ties within a list are sorted by lower index). So row a of the pairs, {@code (a, 0), (a, 1), ...},
+     * is in order, and its first pair comes after {@code (a - 1, 0)}: the k best are a merge of the rows that takes
+     * each next pair from the heads of the rows begun so far, and row a + 1 begins when row a's first pair is taken.
+     * The rows begun stay few (about ten for k = 32 on random scores), so this costs k times that in sums and
+     * comparisons, without the insertion sort of the k ln k pairs with {@code (a + 1)(b + 1) <= k} (the only ones
+     * that can be among the k best) that it replaced.
      */
-    private static void searchOne(double[] s1, double[] s2, int q, int n, int c, int k, Result out) {
-        int[] best1 = topIndices(s1, 0, n, c);
-        int[] best2 = topIndices(s2, 0, n, c);
-        int count = 0;
-        for (int a = 0; a < c; a++) {
-            count += Math.min(c, k / (a + 1));
+    private static final class Query {
+        final double[] s1;
+        final double[] s2;
+        private final int n;
+        private final int c;
+        private final int[] best1;
+        private final int[] best2;
+        private final double[] sorted1;
+        private final double[] sorted2;
+        /** Per begun row: the column of its next pair, that pair's sum and key. */
+        private final int[] next;
+        private final double[] sums;
+        private final int[] keys;
+        private final boolean floats;
+        private final long[] packed;
+
+        Query(int n, int c, boolean floats) {
+            this.n = n;
+            this.c = c;
+            this.floats = floats;
+            this.packed = new long[c];
+            this.s1 = new double[n];
+            this.s2 = new double[n];
+            this.best1 = new int[c];
+            this.best2 = new int[c];
+            this.sorted1 = new double[c];
+            this.sorted2 = new double[c];
+            this.next = new int[c];
+            this.sums = new double[c];
+            this.keys = new int[c];
         }
-        double[] sums = new double[count];
-        int[] keys = new int[count];
-        int pairs = 0;
-        for (int a = 0; a < c; a++) {
-            for (int b = 0; b < Math.min(c, k / (a + 1)); b++) {
-                sums[pairs] = s1[best1[a]] + s2[best2[b]];
-                keys[pairs++] = best1[a] * n + best2[b];
+
+        /** Writes the k best keys and their scores at {@code keys[at..]}, {@code scores[at..]}, best first. */
+        void search(int k, int[] outKeys, double[] outScores, int at) {
+            if (floats) {
+                topFloats(s1, n, c, best1, sorted1, packed);
+                topFloats(s2, n, c, best2, sorted2, packed);
+            } else {
+                topIndices(s1, n, c, best1, sorted1);
+                topIndices(s2, n, c, best2, sorted2);
+            }
+            int rows = 0;
+            advance(rows++, 0);
+            for (int j = 0; j < k; j++) {
+                int row = 0;
+                for (int a = 1; a < rows; a++) {
+                    if (sums[a] > sums[row] || (sums[a] == sums[row] && keys[a] < keys[row])) {
+                        row = a;
+                    }
+                }
+                outKeys[at + j] = keys[row];
+                outScores[at + j] = sums[row];
+                if (next[row] == 0 && rows < c) {                         // row was the last begun
+                    advance(rows++, 0);
+                }
+                advance(row, next[row] + 1);
             }
         }
-        int[] order = topOf(sums, keys, pairs, k);
-        for (int j = 0; j < k; j++) {
-            out.keys()[q * k + j] = keys[order[j]];
-            out.scores()[q * k + j] = sums[order[j]];
+
+        /** Row {@code row}'s next pair is column {@code b}; an exhausted row's sum loses to every pair's. */
+        private void advance(int row, int b) {
+            next[row] = b;
+            if (b == c) {
+                sums[row] = Double.NEGATIVE_INFINITY;
+                keys[row] = Integer.MAX_VALUE;
+                return;
+            }
+            sums[row] = sorted1[row] + sorted2[b];
+            keys[row] = best1[row] * n + best2[b];
         }
     }
 
-    /** Indices of the c largest of {@code s[offset .. offset+n)}, best first, ties to the lower index. */
-    static int[] topIndices(double[] s, int offset, int n, int c) {
-        int[] idx = new int[c];
-        double[] val = new double[c];
+    /**
+     * Indices of the c largest of {@code s[0 .. n)}, best first, ties to the lower index, into {@code idx}, and their
+     * values into {@code val}.
+     */
+    static void topIndices(double[] s, int n, int c, int[] idx, double[] val) {
         int size = 0;
         for (int i = 0; i < n; i++) {
-            double v = s[offset + i];
+            double v = s[i];
             if (size == c && !(v > val[c - 1])) {
                 // not better than the worst kept (equal: the kept one has a lower index)
                 continue;
@@ -114,28 +170,33 @@ public final class ProductKeySearch {
             val[pos] = v;
             idx[pos] = i;
         }
-        return idx;
     }
 
-    /** Positions of the k best (sum desc, key asc) among {@code count} candidates. */
-    private static int[] topOf(double[] sums, int[] keys, int count, int k) {
-        int[] pos = new int[k];
+    /**
+     * {@link #topIndices} for scores that are floats (as doubles): each score and its index packed into one long that
+     * orders as the search does, {@code (order-preserving bits of -score) << 32 | index}, so the insertion compares
+     * and moves one array instead of two. -0.0 counts as 0.0, as in double comparisons.
+     *
+     * @param keys scratch of length c
+     */
+    static void topFloats(double[] s, int n, int c, int[] idx, double[] val, long[] keys) {
         int size = 0;
-        for (int p = 0; p < count; p++) {
-            if (size == k && !better(sums, keys, p, pos[k - 1])) {
+        for (int i = 0; i < n; i++) {
+            int bits = Float.floatToRawIntBits((float) s[i] + 0.0f);
+            long key = ((long) ~(bits ^ ((bits >> 31) & Integer.MAX_VALUE)) << 32) | i;
+            if (size == c && key >= keys[c - 1]) {
                 continue;
             }
-            int at = size == k ? k - 1 : size++;
-            while (at > 0 && better(sums, keys, p, pos[at - 1])) {
-                pos[at] = pos[at - 1];
-                at--;
+            int pos = size == c ? c - 1 : size++;
+            while (pos > 0 && key < keys[pos - 1]) {
+                keys[pos] = keys[pos - 1];
+                pos--;
             }
-            pos[at] = p;
+            keys[pos] = key;
         }
-        return pos;
-    }
-
-    private static boolean better(double[] sums, int[] keys, int p, int than) {
-        return sums[p] > sums[than] || (sums[p] == sums[than] && keys[p] < keys[than]);
+        for (int r = 0; r < c; r++) {
+            idx[r] = (int) keys[r];
+            val[r] = s[idx[r]];
+        }
     }
 }
