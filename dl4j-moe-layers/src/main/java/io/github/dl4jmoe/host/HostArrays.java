@@ -42,6 +42,17 @@ public final class HostArrays {
         return direct == type ? out : out.castTo(type);
     }
 
+    /** A new INT32 array of {@code shape} holding {@code values} in row-major order. */
+    public static INDArray fromInts(int[] values, long... shape) {
+        INDArray out = Nd4j.createUninitialized(DataType.INT32, shape);
+        if (out.length() != values.length) {
+            throw new IllegalArgumentException("HostArrays: " + values.length + " values for shape "
+                    + java.util.Arrays.toString(shape));
+        }
+        out.data().asNioInt().put(values);
+        return out;
+    }
+
     /**
      * Writes {@code values} into {@code target} in row-major order and returns it; {@code target} is a FLOAT or DOUBLE
      * array at the start of its buffer (a new or {@link ScratchArrays} array, or the first rows of one).

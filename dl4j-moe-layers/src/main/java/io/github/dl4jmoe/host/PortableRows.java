@@ -42,6 +42,29 @@ public final class PortableRows extends RowBuffer {
         }
     }
 
+    @Override
+    public double get(long r, int column) {
+        long at = start(r) + checked(column);
+        return isFloat ? data.getFloat(at) : data.getDouble(at);
+    }
+
+    @Override
+    public void put(long r, int column, double value) {
+        long at = start(r) + checked(column);
+        if (isFloat) {
+            data.put(at, (float) value);
+        } else {
+            data.put(at, value);
+        }
+    }
+
+    private int checked(int column) {
+        if (column < 0 || column >= width()) {
+            throw new IndexOutOfBoundsException("RowBuffer: column " + column + " of " + width());
+        }
+        return column;
+    }
+
     private long start(long r) {
         if (r < 0 || r >= rows()) {
             throw new IndexOutOfBoundsException("RowBuffer: row " + r + " of " + rows());

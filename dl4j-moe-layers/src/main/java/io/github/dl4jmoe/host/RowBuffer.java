@@ -7,11 +7,11 @@ import java.lang.reflect.Field;
 
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.shape.Shape;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * Row access to a row-major {@code [rows, width]} FLOAT or DOUBLE array (a view into a parameter vector included).
+ * Row and element access to a row-major {@code [rows, width]} FLOAT or DOUBLE array (a view into a parameter vector
+ * included).
  * {@link #of} chooses the implementation at run time: on the CPU backend this class, raw memory copies; on any other
  * backend (CUDA) {@link PortableRows}, element access through the array's {@code DataBuffer}, which the backend keeps
  * in sync with the device. Both give the same values ({@code RowBufferTest}).
@@ -29,6 +29,11 @@ public class RowBuffer {
 
     /** {@code Unsafe.copyMemory(Object srcBase, long srcOffset, Object destBase, long destOffset, long bytes)}. */
     private static final MethodHandle COPY_MEMORY;
+    /** {@code Unsafe.getFloat(long address)}, {@code putFloat(long, float)} and the same for double. */
+    private static final MethodHandle GET_FLOAT;
+    private static final MethodHandle PUT_FLOAT;
+    private static final MethodHandle GET_DOUBLE;
+    private static final MethodHandle PUT_DOUBLE;
     private static final long FLOAT_ARRAY_BASE;
     private static final long DOUBLE_ARRAY_BASE;
 
@@ -41,6 +46,14 @@ public class RowBuffer {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             COPY_MEMORY = lookup.findVirtual(unsafeClass, "copyMemory", MethodType.methodType(void.class,
                     Object.class, long.class, Object.class, long.class, long.class)).bindTo(unsafe);
+            GET_FLOAT = lookup.findVirtual(unsafeClass, "getFloat", MethodType.methodType(float.class, long.class))
+                    .bindTo(unsafe);
+            PUT_FLOAT = lookup.findVirtual(unsafeClass, "putFloat", MethodType.methodType(void.class, long.class,
+                    float.class)).bindTo(unsafe);
+            GET_DOUBLE = lookup.findVirtual(unsafeClass, "getDouble", MethodType.methodType(double.class, long.class))
+                    .bindTo(unsafe);
+            PUT_DOUBLE = lookup.findVirtual(unsafeClass, "putDouble", MethodType.methodType(void.class, long.class,
+                    double.class)).bindTo(unsafe);
             MethodHandle arrayBase = lookup.findVirtual(unsafeClass, "arrayBaseOffset",
                     MethodType.methodType(int.class, Class.class)).bindTo(unsafe);
             FLOAT_ARRAY_BASE = (int) arrayBase.invokeExact(float[].class);
@@ -85,13 +98,22 @@ public class RowBuffer {
     }
 
     private static void check(INDArray array) {
-        if (array.rank() != 2 || array.ordering() != 'c' || !Shape.hasDefaultStridesForShape(array)) {
+        if (array.rank() != 2 || array.ordering() != 'c' || !rowMajor(array)) {
             throw new IllegalArgumentException("RowBuffer: need a row-major [rows, width] array, got "
                     + array.shapeInfoToString());
         }
         if (array.dataType() != DataType.FLOAT && array.dataType() != DataType.DOUBLE) {
             throw new IllegalArgumentException("RowBuffer: FLOAT or DOUBLE only, got " + array.dataType());
         }
+    }
+
+    /**
+     * Whether the rows are contiguous and consecutive. Unlike {@code Shape.hasDefaultStridesForShape} this ignores the
+     * row stride of a single row, which M2.1 gives a {@code [1, width]} view of a larger array as the larger array's.
+     */
+    private static boolean rowMajor(INDArray array) {
+        return (array.size(1) == 1 || array.stride(1) == 1)
+                && (array.size(0) == 1 || array.stride(0) == array.size(1));
     }
 
     /**
@@ -133,6 +155,37 @@ public class RowBuffer {
         } else {
             copy(row, DOUBLE_ARRAY_BASE, null, at, (long) width * Double.BYTES);
         }
+    }
+
+    /** Element {@code column} of row {@code r}. */
+    public double get(long r, int column) {
+        long at = elementAddress(r, column);
+        try {
+            return isFloat ? (float) GET_FLOAT.invokeExact(at) : (double) GET_DOUBLE.invokeExact(at);
+        } catch (Throwable e) {
+            throw new IllegalStateException("RowBuffer: memory read failed", e);
+        }
+    }
+
+    /** Sets element {@code column} of row {@code r} (rounded to float in a FLOAT array). */
+    public void put(long r, int column, double value) {
+        long at = elementAddress(r, column);
+        try {
+            if (isFloat) {
+                PUT_FLOAT.invokeExact(at, (float) value);
+            } else {
+                PUT_DOUBLE.invokeExact(at, value);
+            }
+        } catch (Throwable e) {
+            throw new IllegalStateException("RowBuffer: memory write failed", e);
+        }
+    }
+
+    private long elementAddress(long r, int column) {
+        if (column < 0 || column >= width) {
+            throw new IndexOutOfBoundsException("RowBuffer: column " + column + " of " + width);
+        }
+        return rowAddress(r) + (long) column * (isFloat ? Float.BYTES : Double.BYTES);
     }
 
     long rowAddress(long r) {

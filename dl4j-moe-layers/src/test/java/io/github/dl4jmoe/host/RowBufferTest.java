@@ -45,6 +45,43 @@ class RowBufferTest {
 
     @ParameterizedTest
     @EnumSource(value = DataType.class, names = {"FLOAT", "DOUBLE"})
+    void rawAndPortableElementsAgreeOnAParameterLikeView(DataType type) {
+        INDArray flat = Nd4j.rand(type, 1, 7 + 5 * 3);
+        INDArray table = flat.get(NDArrayIndex.point(0), NDArrayIndex.interval(7, 7 + 15)).reshape('c', 5, 3);
+        RowBuffer raw = new RowBuffer(table);
+        RowBuffer portable = new PortableRows(table);
+        for (int r = 0; r < 5; r++) {
+            for (int c = 0; c < 3; c++) {
+                assertEquals(table.getDouble(r, c), raw.get(r, c), 0.0, "raw " + r + ", " + c);
+                assertEquals(table.getDouble(r, c), portable.get(r, c), 0.0, "portable " + r + ", " + c);
+            }
+        }
+        raw.put(4, 2, 0.25);
+        portable.put(0, 1, -0.5);
+        assertEquals(0.25, table.getDouble(4, 2), 0.0);
+        assertEquals(-0.5, table.getDouble(0, 1), 0.0);
+        assertEquals(0.25, flat.getDouble(0, 7 + 4 * 3 + 2), 0.0, "written through to the parameter vector");
+        for (RowBuffer rows : new RowBuffer[] {raw, portable}) {
+            assertThrows(IndexOutOfBoundsException.class, () -> rows.get(0, 3));
+            assertThrows(IndexOutOfBoundsException.class, () -> rows.put(5, 0, 1.0));
+        }
+    }
+
+    /** A one-row view of a larger array keeps the larger array's row stride on M2.1; its row is still contiguous. */
+    @ParameterizedTest
+    @EnumSource(value = DataType.class, names = {"FLOAT", "DOUBLE"})
+    void aOneRowViewIsRowMajor(DataType type) {
+        INDArray block = Nd4j.rand(type, 4, 6);
+        INDArray firstRow = block.get(NDArrayIndex.interval(0, 1), NDArrayIndex.all());
+        double[] row = new double[6];
+        RowBuffer.of(firstRow).get(0, row);
+        assertArrayEquals(block.getRow(0).toDoubleVector(), row, 0.0);
+        INDArray columns = block.get(NDArrayIndex.all(), NDArrayIndex.interval(0, 3));
+        assertThrows(IllegalArgumentException.class, () -> RowBuffer.of(columns));
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DataType.class, names = {"FLOAT", "DOUBLE"})
     void thePropertyForcesThePortablePathOnTheCpu(DataType type) {
         INDArray table = Nd4j.rand(type, 4, 2);
         assertEquals(RowBuffer.class, RowBuffer.of(table).getClass());
