@@ -20,8 +20,9 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * The matrix products are ND4J calls in the network's data type, into arrays reused from pass to pass
  * ({@link ScratchArrays}); the normalisation runs in Java in double precision.
  * The backward pass starts from the gradients of the k selected scores per query row: a selected score
- * {@code q1 . C1[i] + q2 . C2[j]} sends its gradient to the query halves and to the two sub-key rows it used, so
- * the dense {@code [n*h, sqrt N]} score gradient is never formed.
+ * {@code q1 . C1[i] + q2 . C2[j]} sends its gradient to the query halves and to the two sub-key rows it used. With
+ * few sub-keys per selected score ({@link PeerPath}) these are two products per half through the dense score
+ * gradient {@code [n*h, key rows]}; with many, a loop over the selected scores that never forms it.
  *
  * <p>This part used to be a SameDiff graph, where M2.1's broadcast backward ops of batch normalisation made it a
  * third of a PEER training step (README, Performance).
@@ -125,18 +126,14 @@ final class PeerQueries {
     private Statistics statistics(double[] raw, int width) {
         Layout l = layout(raw.length, width);
         double[] mean = groupMeans(raw, null, l);
-        double[] var = new double[mean.length];
+        double[] centred = new double[raw.length];
         for (int r = 0; r < l.rows(); r++) {
+            int at = r * l.cols();
             for (int c = 0; c < l.cols(); c++) {
-                int g = l.byColumn() ? c : r;
-                double centred = raw[r * l.cols() + c] - mean[g];
-                var[g] += centred * centred;
+                centred[at + c] = raw[at + c] - mean[l.byColumn() ? c : r];
             }
         }
-        double perGroup = (double) raw.length / l.groups();
-        for (int g = 0; g < var.length; g++) {
-            var[g] /= perGroup;
-        }
+        double[] var = groupMeans(centred, centred, l);
         return new Statistics(mean, var, inverseStd(var), true);
     }
 
@@ -144,10 +141,15 @@ final class PeerQueries {
     private void normalise(double[] q, Statistics stats, int width) {
         Layout l = layout(q.length, width);
         for (int r = 0; r < l.rows(); r++) {
-            for (int c = 0; c < l.cols(); c++) {
-                int g = l.byColumn() ? c : r;
-                int i = r * l.cols() + c;
-                q[i] = (q[i] - stats.mean()[g]) * stats.invStd()[g];
+            int at = r * l.cols();
+            if (l.byColumn()) {                                       // split so that the column loop vectorises
+                for (int c = 0; c < l.cols(); c++) {
+                    q[at + c] = (q[at + c] - stats.mean()[c]) * stats.invStd()[c];
+                }
+            } else {
+                for (int c = 0; c < l.cols(); c++) {
+                    q[at + c] = (q[at + c] - stats.mean()[r]) * stats.invStd()[r];
+                }
             }
         }
     }
@@ -156,9 +158,19 @@ final class PeerQueries {
     private static double[] groupMeans(double[] a, double[] b, Layout l) {
         double[] sums = new double[l.groups()];
         for (int r = 0; r < l.rows(); r++) {
-            for (int c = 0; c < l.cols(); c++) {
-                int i = r * l.cols() + c;
-                sums[l.byColumn() ? c : r] += b == null ? a[i] : a[i] * b[i];
+            int at = r * l.cols();
+            if (l.byColumn() && b == null) {
+                for (int c = 0; c < l.cols(); c++) {
+                    sums[c] += a[at + c];
+                }
+            } else if (l.byColumn()) {
+                for (int c = 0; c < l.cols(); c++) {
+                    sums[c] += a[at + c] * b[at + c];
+                }
+            } else {
+                for (int c = 0; c < l.cols(); c++) {
+                    sums[r] += b == null ? a[at + c] : a[at + c] * b[at + c];
+                }
             }
         }
         double perGroup = (double) a.length / l.groups();
@@ -176,12 +188,18 @@ final class PeerQueries {
         Layout l = layout(dy.length, width);
         double[] meanDy = stats.fromBatch() ? groupMeans(dy, null, l) : new double[l.groups()];
         double[] meanDyY = stats.fromBatch() ? groupMeans(dy, y, l) : new double[l.groups()];
+        double[] invStd = stats.invStd();
         double[] dz = new double[dy.length];
         for (int r = 0; r < l.rows(); r++) {
-            for (int c = 0; c < l.cols(); c++) {
-                int g = l.byColumn() ? c : r;
-                int i = r * l.cols() + c;
-                dz[i] = stats.invStd()[g] * (dy[i] - meanDy[g] - y[i] * meanDyY[g]);
+            int at = r * l.cols();
+            if (l.byColumn()) {
+                for (int c = 0; c < l.cols(); c++) {
+                    dz[at + c] = invStd[c] * (dy[at + c] - meanDy[c] - y[at + c] * meanDyY[c]);
+                }
+            } else {
+                for (int c = 0; c < l.cols(); c++) {
+                    dz[at + c] = invStd[r] * (dy[at + c] - meanDy[r] - y[at + c] * meanDyY[r]);
+                }
             }
         }
         return dz;
@@ -200,6 +218,17 @@ final class PeerQueries {
         running.muli(PeerKeys.BATCH_NORM_DECAY).addi(value.muli(1 - PeerKeys.BATCH_NORM_DECAY));
     }
 
+    /** Query half {@code s} (0: q1, 1: q2) of every query row, {@code [n*h, dKey/2]} row-major. */
+    private double[] halfOf(double[] q, int s) {
+        int half = keySize / 2;
+        int rows = q.length / keySize;                                                   // n*h
+        double[] halves = new double[rows * half];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(q, r * keySize + s * half, halves, r * half, half);
+        }
+        return halves;
+    }
+
     /**
      * The half scores of half {@code s} (0: q1 . C1, 1: q2 . C2), {@code [n*h, sqrt N]} with row t*h + head. The
      * query halves are copied out contiguously first: a product with a strided view of q took several times longer.
@@ -207,12 +236,8 @@ final class PeerQueries {
     private INDArray halfScores(HostContext ctx, double[] q, int s, DataType type) {
         int half = keySize / 2;
         int rows = q.length / keySize;                                                   // n*h
-        double[] halves = new double[rows * half];
-        for (int r = 0; r < rows; r++) {
-            System.arraycopy(q, r * keySize + s * half, halves, r * half, half);
-        }
         INDArray subKeysParam = ctx.param(s == 0 ? PeerKeys.SUB_KEYS_1 : PeerKeys.SUB_KEYS_2);
-        INDArray queries = HostArrays.copyInto(halves, scratch.get("queries" + s, type, rows, half));
+        INDArray queries = HostArrays.copyInto(halfOf(q, s), scratch.get("queries" + s, type, rows, half));
         if (sharedKeys) {
             return Nd4j.gemm(queries, subKeysParam, scratch.get("scores" + s, type, rows, subKeys), false, true,
                     1.0, 0.0);
@@ -235,10 +260,56 @@ final class PeerQueries {
 
     /**
      * Gradients of the selected scores {@code q1[row] . C1[i] + q2[row] . C2[j]}: returns dL/dq ({@code [n*h, dKey]}
-     * row-major) and writes dL/dC1, dL/dC2. {@link Parallelism#threads()} threads over disjoint query rows, each with
-     * its own key gradients.
+     * row-major) and writes dL/dC1, dL/dC2.
      */
     private double[] keyBackward(HostContext ctx, int[] experts, double[] scoreGrads, double[] q) {
+        long keyRows = ctx.param(PeerKeys.SUB_KEYS_1).size(0);
+        return PeerPath.current().denseKeys(keyRows, topK) ? denseKeyBackward(ctx, experts, scoreGrads, q)
+                : sparseKeyBackward(ctx, experts, scoreGrads, q);
+    }
+
+    /**
+     * {@link #keyBackward} through the dense score gradients: {@code dS_s [n*h, key rows]} holds the gradient of each
+     * selected score at the sub-key of half s it used (column head * sqrt N + i with per-head keys, i without), so
+     * {@code dL/dq_s = dS_s C_s} and {@code dL/dC_s = dS_s^T q_s}, products in the network's data type.
+     */
+    private double[] denseKeyBackward(HostContext ctx, int[] experts, double[] scoreGrads, double[] q) {
+        int half = keySize / 2;
+        int rows = experts.length / topK;
+        String[] names = {PeerKeys.SUB_KEYS_1, PeerKeys.SUB_KEYS_2};
+        int keyRows = (int) ctx.param(names[0]).size(0);
+        double[][] dScores = {new double[rows * keyRows], new double[rows * keyRows]};
+        for (int row = 0; row < rows; row++) {                                       // query row = token h + head
+            int offset = row * keyRows + (sharedKeys ? 0 : (row % heads) * subKeys);
+            for (int p = row * topK; p < (row + 1) * topK; p++) {
+                int i = experts[p] / subKeys;
+                dScores[0][offset + i] += scoreGrads[p];
+                dScores[1][offset + experts[p] - i * subKeys] += scoreGrads[p];
+            }
+        }
+        double[] queryGrads = new double[q.length];
+        for (int s = 0; s < 2; s++) {
+            INDArray keys = ctx.param(names[s]);
+            DataType type = keys.dataType();
+            INDArray dS = HostArrays.copyInto(dScores[s], scratch.get("dScores" + s, type, rows, keyRows));
+            INDArray queries = HostArrays.copyInto(halfOf(q, s), scratch.get("queries" + s, type, rows, half));
+            ctx.gradient(names[s]).assign(Nd4j.gemm(dS, queries, scratch.get("dKeys" + s, type, keyRows, half),
+                    true, false, 1.0, 0.0));
+            double[] dq = HostArrays.toDoubles(Nd4j.gemm(dS, keys, scratch.get("dQueries" + s, type, rows, half),
+                    false, false, 1.0, 0.0));
+            for (int row = 0; row < rows; row++) {
+                System.arraycopy(dq, row * half, queryGrads, row * keySize + s * half, half);
+            }
+        }
+        return queryGrads;
+    }
+
+    /**
+     * {@link #keyBackward} by a loop over the selected scores, sending each one's gradient to its query row and its
+     * two sub-key rows. {@link Parallelism#threads()} threads over disjoint query rows, each with its own key
+     * gradients.
+     */
+    private double[] sparseKeyBackward(HostContext ctx, int[] experts, double[] scoreGrads, double[] q) {
         int half = keySize / 2;
         double[] keys1 = HostArrays.toDoubles(ctx.param(PeerKeys.SUB_KEYS_1));
         double[] keys2 = HostArrays.toDoubles(ctx.param(PeerKeys.SUB_KEYS_2));
