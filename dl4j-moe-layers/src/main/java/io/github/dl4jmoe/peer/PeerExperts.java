@@ -2,14 +2,11 @@ package io.github.dl4jmoe.peer;
 
 import java.lang.ref.Reference;
 import java.util.Arrays;
+import java.util.function.Consumer;
 
-import io.github.dl4jmoe.host.HostArrays;
 import io.github.dl4jmoe.host.RowBuffer;
 import io.github.dl4jmoe.ops.HiddenActivation;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * PEER's expert computation in Java, reading only the retrieved rows of the tables (He 2024, eq. 4 with
@@ -27,10 +24,7 @@ import org.nd4j.linalg.factory.Nd4j;
  * <p>The tables are {@code [N, d]} (down, u) and {@code [N, nOut]} (up, v), FLOAT or DOUBLE; everything else is
  * passed as row-major double arrays.
  */
-public final class PeerExperts {
-
-    private static final double SQRT_HALF = Math.sqrt(0.5);
-    private static final double INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+public final class PeerExperts implements ExpertComputation {
 
     private final INDArray down;
     private final INDArray up;
@@ -46,9 +40,7 @@ public final class PeerExperts {
      * @param slots   experts per token, h*k
      */
     public PeerExperts(INDArray down, INDArray up, int[] experts, int slots, HiddenActivation activation) {
-        if (activation != HiddenActivation.GELU && activation != HiddenActivation.RELU) {
-            throw new IllegalArgumentException("PeerExperts: GELU or RELU, got " + activation);
-        }
+        SlotActivation.check(activation, "PeerExperts");
         if (experts.length % slots != 0) {
             throw new IllegalArgumentException("PeerExperts: " + experts.length + " expert ids for " + slots
                     + " slots per token");
@@ -100,6 +92,7 @@ public final class PeerExperts {
      * @param x     tokens {@code [n, nIn]}
      * @param gates {@code [n * slots]}
      */
+    @Override
     public Forward forward(double[] x, double[] gates) {
         checkLengths(x, gates);
         ExpertGroups groups = ExpertGroups.of(experts);
@@ -115,7 +108,7 @@ public final class PeerExperts {
                 }
             }
         });
-        double[][] actAndSlope = activate(pre);
+        double[][] actAndSlope = SlotActivation.of(pre, activation);
         double[] act = actAndSlope[0];
         double[] output = groups.inParallel(tokens * nOut, (from, to, out) -> {
             RowBuffer upRows = RowBuffer.of(up);
@@ -190,33 +183,13 @@ public final class PeerExperts {
         return new Gradients(gateGrads, inputGrads);
     }
 
-    /**
-     * The activation and its derivative at {@code pre}: {@code [act, act']}. GELU is exact, {@code x Phi(x)} with
-     * {@code Phi'(x) = phi(x)}, using ND4J's erf in one bulk call (the graph's GELU uses the same op).
-     */
-    private double[][] activate(double[] pre) {
-        double[] act = new double[pre.length];
-        double[] slope = new double[pre.length];
-        if (activation == HiddenActivation.RELU) {
-            for (int p = 0; p < pre.length; p++) {
-                act[p] = Math.max(pre[p], 0);
-                slope[p] = pre[p] > 0 ? 1 : 0;
-            }
-            return new double[][] {act, slope};
-        }
-        double[] scaled = new double[pre.length];
-        for (int p = 0; p < pre.length; p++) {
-            scaled[p] = pre[p] * SQRT_HALF;
-        }
-        INDArray erf = HostArrays.fromDoubles(scaled, DataType.DOUBLE, scaled.length);
-        Nd4j.exec(new Erf(erf, erf));
-        double[] erfs = HostArrays.toDoubles(erf);
-        for (int p = 0; p < pre.length; p++) {
-            double cdf = 0.5 * (1 + erfs[p]);
-            act[p] = pre[p] * cdf;
-            slope[p] = cdf + pre[p] * INV_SQRT_2PI * Math.exp(-0.5 * pre[p] * pre[p]);
-        }
-        return new double[][] {act, slope};
+    /** {@inheritDoc} Here {@code gateGradients} runs at the end, in the calling thread. */
+    @Override
+    public Gradients backward(double[] x, double[] gates, Forward forward, double[] epsilon, RowSink tables,
+                              Consumer<double[]> gateGradients) {
+        Gradients grads = backward(x, gates, forward, epsilon, tables);
+        gateGradients.accept(grads.gates());
+        return grads;
     }
 
     /** {@code a[from..] . b}, in four independent sums so the additions pipeline. */

@@ -3,20 +3,22 @@ package io.github.dl4jmoe.peer;
 import java.lang.ref.Reference;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Consumer;
 
 import io.github.dl4jmoe.host.HostArrays;
 import io.github.dl4jmoe.host.HostContext;
 import io.github.dl4jmoe.host.HostFunction;
 import io.github.dl4jmoe.host.HostResult;
+import io.github.dl4jmoe.host.ScratchArrays;
 import io.github.dl4jmoe.ops.HiddenActivation;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * The whole PEER layer on the host, from its one input, the tokens {@code [n, d]}: queries and half scores
  * ({@link PeerQueries}), the product-key search ({@link ProductKeySearch}), the gates over each head's k scores
- * {@code s1[i] + s2[j]} ({@link PeerGates}), and the experts {@code f(x) = sum_p g_p act(u_p . x) v_p} on the
- * retrieved rows ({@link PeerExperts}).
+ * {@code s1[i] + s2[j]} ({@link PeerGates}), and the experts {@code f(x) = sum_p g_p act(u_p . x) v_p}: on the
+ * retrieved rows ({@link PeerExperts}) or, for tables small relative to the slots per token, for all experts with
+ * matrix products ({@link DenseExperts}; {@link PeerPath} chooses).
  *
  * <p>Backward: the gate gradients reach the query network and the sub-keys through the selected scores only
  * ({@link PeerQueries#backward}); the expert-table gradients are applied to the retrieved rows
@@ -50,6 +52,7 @@ public final class PeerRetrieval implements HostFunction<PeerRetrieval.Saved> {
     private final PeerQueries queries;
     private final SparseRowUpdater downUpdater = new SparseRowUpdater();
     private final SparseRowUpdater upUpdater = new SparseRowUpdater();
+    private final ScratchArrays expertBlocks = new ScratchArrays();
 
     /** Names of the sparse Adam moments in {@link #trainingState()}: table key, then ".m" or ".v". */
     static final String FIRST_MOMENT = ".m";
@@ -74,7 +77,7 @@ public final class PeerRetrieval implements HostFunction<PeerRetrieval.Saved> {
         double[] tokens = HostArrays.toDoubles(x);
         PeerExperts.Forward forward = experts(ctx, found.keys()).forward(tokens, g);
         Map<String, INDArray> stats = Map.of(
-                PeerKeys.STAT_EXPERTS, Nd4j.createFromArray(found.keys()).reshape(rows, topK),
+                PeerKeys.STAT_EXPERTS, HostArrays.fromInts(found.keys(), rows, topK),
                 PeerKeys.STAT_GATES, HostArrays.fromDoubles(g, x.dataType(), rows, topK));
         INDArray output = HostArrays.fromDoubles(forward.output(), x.dataType(), x.size(0), settings.nOut());
         return new HostResult<>(output, new Saved(queried, tokens, found.keys(), g, forward), stats);
@@ -83,6 +86,9 @@ public final class PeerRetrieval implements HostFunction<PeerRetrieval.Saved> {
     @Override
     public INDArray[] backward(HostContext ctx, INDArray[] inputs, Saved saved, INDArray outputGradient) {
         double[] epsilon = HostArrays.toDoubles(outputGradient);
+        INDArray[] queryPath = new INDArray[1];
+        Consumer<double[]> gatePath = gateGrads -> queryPath[0] = queries.backward(ctx, saved.queries(),
+                saved.experts(), gates.backward(saved.gates(), gateGrads));
         PeerExperts.Gradients grads;
         if (settings.sparseTables()) {
             SparseRowUpdater.Step down = step(ctx, PeerKeys.DOWN, downUpdater);
@@ -94,7 +100,7 @@ public final class PeerRetrieval implements HostFunction<PeerRetrieval.Saved> {
                     downRows.apply(expert, downGrad);
                     upRows.apply(expert, upGrad);
                 };
-            });
+            }, gatePath);
             Reference.reachabilityFence(down);
             Reference.reachabilityFence(up);
         } else {
@@ -103,14 +109,12 @@ public final class PeerRetrieval implements HostFunction<PeerRetrieval.Saved> {
             grads = backward(ctx, saved, epsilon, () -> (expert, downGrad, upGrad) -> {
                 System.arraycopy(downGrad, 0, downGrads, expert * downGrad.length, downGrad.length);
                 System.arraycopy(upGrad, 0, upGrads, expert * upGrad.length, upGrad.length);
-            });
+            }, gatePath);
             reportDense(ctx, PeerKeys.DOWN, downGrads);
             reportDense(ctx, PeerKeys.UP, upGrads);
         }
-        double[] scoreGrads = gates.backward(saved.gates(), grads.gates());
-        INDArray queryPath = queries.backward(ctx, saved.queries(), saved.experts(), scoreGrads);
         INDArray x = inputs[0];
-        return new INDArray[] {HostArrays.fromDoubles(grads.input(), x.dataType(), x.shape()).addi(queryPath)};
+        return new INDArray[] {HostArrays.fromDoubles(grads.input(), x.dataType(), x.shape()).addi(queryPath[0])};
     }
 
     /** The sparse Adam moments of both expert tables ({@code down.m}, {@code down.v}, ...), once a step made them. */
@@ -153,15 +157,23 @@ public final class PeerRetrieval implements HostFunction<PeerRetrieval.Saved> {
         }
     }
 
-    private PeerExperts experts(HostContext ctx, int[] ids) {
-        return new PeerExperts(ctx.param(PeerKeys.DOWN), ctx.param(PeerKeys.UP), ids,
-                settings.heads() * settings.topK(), settings.activation());
+    private ExpertComputation experts(HostContext ctx, int[] ids) {
+        INDArray down = ctx.param(PeerKeys.DOWN);
+        INDArray up = ctx.param(PeerKeys.UP);
+        int slots = settings.heads() * settings.topK();
+        return PeerPath.current().denseExperts(down.size(0), slots)
+                ? new DenseExperts(down, up, ids, slots, settings.activation(), expertBlocks)
+                : new PeerExperts(down, up, ids, slots, settings.activation());
     }
 
+    /**
+     * The experts' backward pass; {@code gatePath} (the gates' and the queries' backward pass) may run in another
+     * thread while the experts finish theirs: it touches neither the expert tables nor their gradients.
+     */
     private PeerExperts.Gradients backward(HostContext ctx, Saved saved, double[] outputGradient,
-                                           PeerExperts.RowSink tables) {
+                                           PeerExperts.RowSink tables, Consumer<double[]> gatePath) {
         return experts(ctx, saved.experts()).backward(saved.x(), saved.gates(), saved.forward(), outputGradient,
-                tables);
+                tables, gatePath);
     }
 
     /** This step's sparse row updates of table {@code key}, with the updater configured for it. */

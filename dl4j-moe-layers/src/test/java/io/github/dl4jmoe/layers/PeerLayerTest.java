@@ -13,6 +13,7 @@ import java.util.stream.IntStream;
 
 import io.github.dl4jmoe.layers.PeerLayer.QueryNorm;
 import io.github.dl4jmoe.layers.PeerLayer.TableUpdates;
+import io.github.dl4jmoe.peer.PeerPath;
 import io.github.dl4jmoe.runtime.MoeLayerRuntime;
 import io.github.dl4jmoe.testutil.GradientChecks;
 import org.apache.commons.math3.special.Erf;
@@ -26,6 +27,8 @@ import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -186,6 +189,31 @@ class PeerLayerTest {
 
     private static PeerLayer.Builder small() {
         return peer(16, 2, 2, 4).tableUpdates(TableUpdates.DENSE);
+    }
+
+    /**
+     * The gradient checks above run on the path chosen for their sizes (products over all experts, PeerPath.AUTO at
+     * 16 experts); these force each path, so both are checked.
+     */
+    @ParameterizedTest
+    @EnumSource(value = PeerPath.class, names = {"DENSE", "SPARSE"})
+    void gradientCheckOnEachPath(PeerPath path) {
+        System.setProperty(PeerPath.PROPERTY, path.name());
+        try {
+            assertTrue(GradientChecks.check(network(small().build()), Nd4j.randn(DataType.DOUBLE, 5, D),
+                    Nd4j.randn(DataType.DOUBLE, 5, N_OUT)), "2d");
+            assertTrue(GradientChecks.check(network(small().sharedKeys(false).queryNorm(QueryNorm.LAYER)
+                    .gate(PeerLayer.Gate.SIGMOID).build()), Nd4j.randn(DataType.DOUBLE, 5, D),
+                    Nd4j.randn(DataType.DOUBLE, 5, N_OUT)), "per-head keys, layer norm, sigmoid gates");
+            MultiLayerNetwork net = network(small().activation(FfnActivation.RELU).build(), true,
+                    GradientChecks.doubleNetwork(21));
+            INDArray mask = Nd4j.ones(DataType.DOUBLE, 3, 4);
+            mask.getRow(1).assign(0);
+            assertTrue(GradientChecks.check(net, Nd4j.randn(DataType.DOUBLE, 3, D, 4),
+                    Nd4j.randn(DataType.DOUBLE, 3, N_OUT, 4), mask, mask), "3d with a mask, RELU");
+        } finally {
+            System.clearProperty(PeerPath.PROPERTY);
+        }
     }
 
     @Test

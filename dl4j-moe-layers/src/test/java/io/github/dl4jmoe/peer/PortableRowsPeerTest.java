@@ -11,7 +11,7 @@ import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.nd4j.linalg.activations.Activation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -22,13 +22,15 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
 
 /**
  * PEER trains identically on the CPU-only raw row copies and on the portable row path the CUDA backend uses: outputs,
- * and every parameter (expert tables with their lazy Adam updates included) after training steps.
+ * and every parameter (expert tables with their lazy Adam updates included) after training steps, with the experts
+ * computed either way ({@link PeerPath}).
  */
 class PortableRowsPeerTest {
 
     @AfterEach
     void defaultPath() {
         System.clearProperty(RowBuffer.FORCE_PORTABLE);
+        System.clearProperty(PeerPath.PROPERTY);
     }
 
     private static MultiLayerNetwork network(DataType type) {
@@ -43,9 +45,11 @@ class PortableRowsPeerTest {
         return net;
     }
 
+    /** On both expert paths: products over all 64 experts (the default at this size) and loops over retrieved rows. */
     @ParameterizedTest
-    @EnumSource(value = DataType.class, names = {"FLOAT", "DOUBLE"})
-    void rawAndPortableRowsTrainIdentically(DataType type) {
+    @CsvSource({"FLOAT, DENSE", "DOUBLE, DENSE", "FLOAT, SPARSE", "DOUBLE, SPARSE"})
+    void rawAndPortableRowsTrainIdentically(DataType type, PeerPath path) {
+        System.setProperty(PeerPath.PROPERTY, path.name());
         MultiLayerNetwork raw = network(type);
         MultiLayerNetwork portable = network(type);
         portable.setParams(raw.params().dup());

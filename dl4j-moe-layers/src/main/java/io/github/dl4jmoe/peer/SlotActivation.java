@@ -1,0 +1,62 @@
+package io.github.dl4jmoe.peer;
+
+import io.github.dl4jmoe.host.HostArrays;
+import io.github.dl4jmoe.ops.HiddenActivation;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * The activation of PEER's single-neuron experts at each slot's pre-activation, with its derivative: shared by both
+ * expert paths ({@link PeerExperts}, {@link DenseExperts}) so that they activate identically.
+ */
+final class SlotActivation {
+
+    private static final double SQRT_HALF = Math.sqrt(0.5);
+    private static final double INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+    private SlotActivation() {
+    }
+
+    /** @throws IllegalArgumentException unless {@code activation} is GELU or RELU */
+    static void check(HiddenActivation activation, String owner) {
+        if (activation != HiddenActivation.GELU && activation != HiddenActivation.RELU) {
+            throw new IllegalArgumentException(owner + ": GELU or RELU, got " + activation);
+        }
+    }
+
+    /**
+     * The activation and its derivative at {@code pre}: {@code [act, act']}. GELU is exact, {@code x Phi(x)} with
+     * {@code Phi'(x) = phi(x)}, using ND4J's erf in one bulk call (the graph's GELU uses the same op).
+     */
+    static double[][] of(double[] pre, HiddenActivation activation) {
+        double[] act = new double[pre.length];
+        double[] slope = new double[pre.length];
+        apply(activation, pre, 0, pre.length, act, slope);
+        return new double[][] {act, slope};
+    }
+
+    /** {@link #of} for the slots {@code [from, to)}, written into {@code act} and {@code slope}. */
+    static void apply(HiddenActivation activation, double[] pre, int from, int to, double[] act, double[] slope) {
+        if (activation == HiddenActivation.RELU) {
+            for (int p = from; p < to; p++) {
+                act[p] = Math.max(pre[p], 0);
+                slope[p] = pre[p] > 0 ? 1 : 0;
+            }
+            return;
+        }
+        double[] scaled = new double[to - from];
+        for (int p = from; p < to; p++) {
+            scaled[p - from] = pre[p] * SQRT_HALF;
+        }
+        INDArray erf = HostArrays.fromDoubles(scaled, DataType.DOUBLE, scaled.length);
+        Nd4j.exec(new Erf(erf, erf));
+        double[] erfs = HostArrays.toDoubles(erf);
+        for (int p = from; p < to; p++) {
+            double cdf = 0.5 * (1 + erfs[p - from]);
+            act[p] = pre[p] * cdf;
+            slope[p] = cdf + pre[p] * INV_SQRT_2PI * Math.exp(-0.5 * pre[p] * pre[p]);
+        }
+    }
+}
