@@ -126,14 +126,25 @@ final class PeerQueries {
     private Statistics statistics(double[] raw, int width) {
         Layout l = layout(raw.length, width);
         double[] mean = groupMeans(raw, null, l);
-        double[] centred = new double[raw.length];
+        double[] var = new double[mean.length];
         for (int r = 0; r < l.rows(); r++) {
             int at = r * l.cols();
-            for (int c = 0; c < l.cols(); c++) {
-                centred[at + c] = raw[at + c] - mean[l.byColumn() ? c : r];
+            if (l.byColumn()) {                                       // split so that the column loop vectorises
+                for (int c = 0; c < l.cols(); c++) {
+                    double centred = raw[at + c] - mean[c];
+                    var[c] += centred * centred;
+                }
+            } else {
+                for (int c = 0; c < l.cols(); c++) {
+                    double centred = raw[at + c] - mean[r];
+                    var[r] += centred * centred;
+                }
             }
         }
-        double[] var = groupMeans(centred, centred, l);
+        double perGroup = (double) raw.length / l.groups();
+        for (int g = 0; g < var.length; g++) {
+            var[g] /= perGroup;
+        }
         return new Statistics(mean, var, inverseStd(var), true);
     }
 
