@@ -108,8 +108,9 @@ public class RowBuffer {
     }
 
     /**
-     * Whether the rows are contiguous and consecutive. Unlike {@code Shape.hasDefaultStridesForShape} this ignores the
-     * row stride of a single row, which M2.1 gives a {@code [1, width]} view of a larger array as the larger array's.
+     * Whether the rows are contiguous and consecutive. Unlike {@code Shape.hasDefaultStridesForShape}, which on M2.1
+     * rejects a one-row view {@code [1, width]} with strides {@code [width, 1]}, this ignores the stride of a
+     * dimension of size 1 (as {@code HostArrays} does).
      */
     private static boolean rowMajor(INDArray array) {
         return (array.size(1) == 1 || array.stride(1) == 1)

@@ -22,7 +22,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * ({@link RowSink}) without a gradient matrix.
  *
  * <p>The tables are {@code [N, d]} (down, u) and {@code [N, nOut]} (up, v), FLOAT or DOUBLE; everything else is
- * passed as row-major double arrays.
+ * passed as row-major double arrays. This is the path for large tables; for tables small relative to the slots per
+ * token, {@link DenseExperts} computes the same with matrix products over all experts ({@link PeerPath} chooses).
  */
 public final class PeerExperts implements ExpertComputation {
 
