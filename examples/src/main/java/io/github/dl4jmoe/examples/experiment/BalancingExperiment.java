@@ -9,7 +9,6 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.UnaryOperator;
 
-import io.github.dl4jmoe.cli.CommandLines;
 import io.github.dl4jmoe.examples.RoutingReport;
 import io.github.dl4jmoe.examples.experiment.ExperimentReport.Series;
 import io.github.dl4jmoe.layers.MoeFeedForward;
@@ -49,10 +48,7 @@ final class BalancingExperiment implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        int n = steps != null ? steps : options.quick ? 4 : 1000;
-        if (n < 1) {
-            throw CommandLines.usage(spec, "--steps must be at least 1, got " + n);
-        }
+        int n = options.steps(spec, "--steps", steps, 1000);
         PrintStream console = System.out;
         LanguageModelRun.Scale scale = LanguageModelRun.Scale.of(options.quick);
         String corpus = options.corpus(spec);
@@ -106,8 +102,7 @@ final class BalancingExperiment implements Callable<Integer> {
                 "KL(load || uniform), nats", false, curves);
         kl.writeCsv(folder.resolve(KL_CSV));
         report.paragraph("Per layer and step (the step's training batch): " + KL_CSV + ".");
-        report.finish();
-        console.println("wrote " + folder.resolve(ExperimentReport.REPORT));
+        report.finish(console);
         return 0;
     }
 }

@@ -13,6 +13,9 @@ import picocli.CommandLine.Option;
 /** What every experiment takes: the text, the output folder, quick mode and the seed. */
 final class ExperimentOptions {
 
+    /** Training steps per model in quick mode. */
+    static final int QUICK_STEPS = 4;
+
     @Option(names = "--text", description = "UTF-8 text file (default: bundled tiny Shakespeare)")
     Path text;
     @Option(names = "--out", description = "folder for the CSV files, charts and report.md "
@@ -26,6 +29,18 @@ final class ExperimentOptions {
 
     String corpus(CommandSpec spec) throws IOException {
         return text == null ? BundledText.TINY_SHAKESPEARE.read() : FileOptions.readText(spec, "--text", text);
+    }
+
+    /**
+     * A step count: {@code given} if the user gave one (at least 1, else a usage error naming {@code option}), else
+     * 4 in quick mode and {@code full} otherwise.
+     */
+    int steps(CommandSpec spec, String option, Integer given, int full) {
+        int n = given != null ? given : quick ? QUICK_STEPS : full;
+        if (n < 1) {
+            throw CommandLines.usage(spec, option + " must be at least 1, got " + n);
+        }
+        return n;
     }
 
     /** The command line that ran this command, as a user would type it. */

@@ -75,11 +75,12 @@ final class ExperimentReport {
         markdown.append(text).append("\n\n");
     }
 
-    /** Writes report.md and returns every file written. */
-    List<Path> finish() throws IOException {
+    /** Writes report.md, says where on {@code console} and returns every file written. */
+    List<Path> finish(PrintStream console) throws IOException {
         Path report = folder.resolve(REPORT);
         AtomicFiles.write(report, temporary -> Files.writeString(temporary, markdown, StandardCharsets.UTF_8));
         written.add(report);
+        console.println("wrote " + report);
         return written;
     }
 

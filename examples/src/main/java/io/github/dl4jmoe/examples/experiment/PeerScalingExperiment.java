@@ -57,8 +57,8 @@ final class PeerScalingExperiment implements Callable<Integer> {
         int[] ns = experts != null ? experts : quick ? new int[] {16, 64} : new int[] {256, 1024, 4096, 16384};
         int h = heads != null ? heads : quick ? 2 : 4;
         int k = topK != null ? topK : quick ? 4 : 16;
-        int n = steps != null ? steps : quick ? 4 : 300;
-        validate(ns, h, k, n);
+        int n = options.steps(spec, "--steps", steps, 300);
+        validate(ns, h, k);
         LanguageModelRun.Scale scale = LanguageModelRun.Scale.of(quick);
         String corpus = options.corpus(spec);
         Path folder = options.outputFolder(spec, NAME);
@@ -116,13 +116,12 @@ final class PeerScalingExperiment implements Callable<Integer> {
         curves.writeCsv(folder.resolve(CURVES_CSV));
         report.paragraph("Loss curves of every run: " + CURVES_CSV + ". " + ExpertUsage.class.getSimpleName()
                 + ": used fraction = distinct experts retrieved / N; KL to uniform of the retrieval counts, in nats.");
-        report.finish();
-        console.println("wrote " + folder.resolve(ExperimentReport.REPORT));
+        report.finish(console);
         return 0;
     }
 
 
-    private void validate(int[] ns, int h, int k, int n) {
+    private void validate(int[] ns, int h, int k) {
         for (int value : ns) {
             int root = (int) Math.round(Math.sqrt(value));
             require(value >= 4 && root * root == value, "--experts: " + value + " is not a perfect square of at "
@@ -132,7 +131,6 @@ final class PeerScalingExperiment implements Callable<Integer> {
         }
         require(h >= 1, "--heads must be at least 1, got " + h);
         require(k >= 1, "--top-k must be at least 1, got " + k);
-        require(n >= 1, "--steps must be at least 1, got " + n);
     }
 
     private void require(boolean ok, String message) {

@@ -67,10 +67,7 @@ final class TopPExperiment implements Callable<Integer> {
         if (!(p > 0 && p <= 1)) {
             throw CommandLines.usage(spec, "--p must be in (0, 1], got " + p + " (try 0.4)");
         }
-        int n = steps != null ? steps : options.quick ? 4 : 1000;
-        if (n < 1) {
-            throw CommandLines.usage(spec, "--steps must be at least 1, got " + n);
-        }
+        int n = options.steps(spec, "--steps", steps, 1000);
         PrintStream console = System.out;
         LanguageModelRun.Scale scale = LanguageModelRun.Scale.of(options.quick);
         String corpus = options.corpus(spec);
@@ -132,8 +129,7 @@ final class TopPExperiment implements Callable<Integer> {
                 "step (its forward pass, before its update)", "mean experts per token", false, topPCurves);
         perToken.writeCsv(folder.resolve(EXPERTS_CSV));
         report.paragraph("Experts per token at every step of every run, per layer: " + EXPERTS_CSV + ".");
-        report.finish();
-        console.println("wrote " + folder.resolve(ExperimentReport.REPORT));
+        report.finish(console);
         return 0;
     }
 

@@ -84,11 +84,9 @@ final class UpcyclingExperiment implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        int before = denseSteps != null ? denseSteps : options.quick ? 4 : 600;
-        int after = steps != null ? steps : options.quick ? 4 : 600;
+        int before = options.steps(spec, "--dense-steps", denseSteps, 600);
+        int after = options.steps(spec, "--steps", steps, 600);
         int every = evalEvery != null ? evalEvery : options.quick ? 2 : 25;
-        require(before >= 1, "--dense-steps must be at least 1, got " + before);
-        require(after >= 1, "--steps must be at least 1, got " + after);
         require(every >= 1, "--eval-every must be at least 1, got " + every);
         require(learningRate > 0 && Double.isFinite(learningRate), "--lr must be a positive number, got "
                 + learningRate + " (try " + RECIPE_LEARNING_RATE + ")");
@@ -161,8 +159,7 @@ final class UpcyclingExperiment implements Callable<Integer> {
                 "validation loss (nats/char)", false, series);
         curveTable.writeCsv(folder.resolve(CURVES_CSV));
         report.paragraph("Every evaluated point: " + CURVES_CSV + ".");
-        report.finish();
-        console.println("wrote " + folder.resolve(ExperimentReport.REPORT));
+        report.finish(console);
         return 0;
     }
 
