@@ -59,18 +59,13 @@ final class DenseExperts implements ExpertComputation {
      */
     DenseExperts(INDArray down, INDArray up, int[] experts, int slots, HiddenActivation activation,
                  ScratchArrays scratch) {
-        SlotActivation.check(activation, "DenseExperts");
-        if (experts.length % slots != 0) {
-            throw new IllegalArgumentException("DenseExperts: " + experts.length + " expert ids for " + slots
-                    + " slots per token");
-        }
         this.down = down;
         this.up = up;
         this.experts = experts;
         this.slots = slots;
         this.activation = activation;
         this.scratch = scratch;
-        this.tokens = experts.length / slots;
+        this.tokens = ExpertComputation.tokens("DenseExperts", experts, slots, activation);
         this.nIn = (int) down.size(1);
         this.nOut = (int) up.size(1);
         this.numExperts = (int) down.size(0);
@@ -306,9 +301,6 @@ final class DenseExperts implements ExpertComputation {
     }
 
     private void checkLengths(double[] x, double[] gates) {
-        if (x.length != (long) tokens * nIn || gates.length != experts.length) {
-            throw new IllegalArgumentException("DenseExperts: " + tokens + " tokens of width " + nIn + " and "
-                    + experts.length + " slots, got " + x.length + " input values and " + gates.length + " gates");
-        }
+        ExpertComputation.checkLengths("DenseExperts", x, gates, tokens, nIn, experts.length);
     }
 }

@@ -41,17 +41,12 @@ public final class PeerExperts implements ExpertComputation {
      * @param slots   experts per token, h*k
      */
     public PeerExperts(INDArray down, INDArray up, int[] experts, int slots, HiddenActivation activation) {
-        SlotActivation.check(activation, "PeerExperts");
-        if (experts.length % slots != 0) {
-            throw new IllegalArgumentException("PeerExperts: " + experts.length + " expert ids for " + slots
-                    + " slots per token");
-        }
         this.down = down;
         this.up = up;
         this.experts = experts;
         this.slots = slots;
         this.activation = activation;
-        this.tokens = experts.length / slots;
+        this.tokens = ExpertComputation.tokens("PeerExperts", experts, slots, activation);
         this.nIn = (int) down.size(1);
         this.nOut = (int) up.size(1);
     }
@@ -213,9 +208,6 @@ public final class PeerExperts implements ExpertComputation {
     }
 
     private void checkLengths(double[] x, double[] gates) {
-        if (x.length != (long) tokens * nIn || gates.length != experts.length) {
-            throw new IllegalArgumentException("PeerExperts: " + tokens + " tokens of width " + nIn + " and "
-                    + experts.length + " slots, got " + x.length + " input values and " + gates.length + " gates");
-        }
+        ExpertComputation.checkLengths("PeerExperts", x, gates, tokens, nIn, experts.length);
     }
 }

@@ -3,6 +3,7 @@ package io.github.dl4jmoe.peer;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
@@ -189,5 +190,28 @@ class DenseExpertsTest {
         assertFalse(PeerPath.AUTO.denseExperts(65_536, 128), "bench peer: N = 65,536, 8 x 16 slots");
         assertTrue(PeerPath.DENSE.denseExperts(1 << 20, 1));
         assertFalse(PeerPath.SPARSE.denseExperts(4, 4));
+    }
+
+    @Test
+    void bothPathsNameTheirMistakes() {
+        INDArray down = Nd4j.rand(DataType.DOUBLE, 8, 4);
+        INDArray up = Nd4j.rand(DataType.DOUBLE, 8, 3);
+        int[] ids = {0, 1, 2, 3, 4, 5};
+        ExpertComputation[] paths = {new PeerExperts(down, up, ids, 3, HiddenActivation.GELU),
+            new DenseExperts(down, up, ids, 3, HiddenActivation.GELU, new ScratchArrays())};
+        String[] owners = {"PeerExperts", "DenseExperts"};
+        for (int i = 0; i < 2; i++) {
+            ExpertComputation path = paths[i];
+            IllegalArgumentException lengths = assertThrows(IllegalArgumentException.class,
+                    () -> path.forward(new double[7], new double[6]));
+            assertEquals(owners[i] + ": 2 tokens of width 4 and 6 slots, got 7 input values and 6 gates",
+                    lengths.getMessage());
+        }
+        IllegalArgumentException sparse = assertThrows(IllegalArgumentException.class,
+                () -> new PeerExperts(down, up, new int[5], 3, HiddenActivation.GELU));
+        assertEquals("PeerExperts: 5 expert ids for 3 slots per token", sparse.getMessage());
+        IllegalArgumentException dense = assertThrows(IllegalArgumentException.class,
+                () -> new DenseExperts(down, up, new int[5], 3, HiddenActivation.GELU, new ScratchArrays()));
+        assertEquals("DenseExperts: 5 expert ids for 3 slots per token", dense.getMessage());
     }
 }

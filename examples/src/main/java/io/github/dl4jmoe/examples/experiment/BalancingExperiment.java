@@ -41,7 +41,8 @@ final class BalancingExperiment implements Callable<Integer> {
     ExperimentOptions options;
     @Option(names = "--steps", description = "training steps per model (default: 1000; --quick: 4)")
     Integer steps;
-    @Option(names = "--lr", defaultValue = "2e-3", description = "Adam learning rate (default: ${DEFAULT-VALUE})")
+    @Option(names = "--lr", defaultValue = "" + MoETransformerLM.DEFAULT_LEARNING_RATE,
+            description = "Adam learning rate (default: ${DEFAULT-VALUE})")
     double learningRate;
     @Spec
     CommandSpec spec;
@@ -61,15 +62,10 @@ final class BalancingExperiment implements Callable<Integer> {
                 "seconds");
         ResultTable kl = new ResultTable("balancing", "step", "layer", "load_kl");
         List<Series> curves = new ArrayList<>();
-        long hidden = (long) FeedForwardKind.HIDDEN_MULTIPLIER * scale.dModel() / 2;
         for (Map.Entry<String, UnaryOperator<MoeFeedForward.Builder>> variant : variants.entrySet()) {
             LanguageModelRun.Data data = LanguageModelRun.Data.of(corpus, scale, options.seed);
-            MoETransformerLM.Builder builder = LanguageModelRun.builder(scale, data, learningRate, options.seed);
-            for (int block = 0; block < MoETransformerLM.DEFAULT_LAYERS; block++) {
-                builder.feedForwardLayer(block, variant.getValue().apply(new MoeFeedForward.Builder()
-                        .numExperts(FeedForwardKind.EXPERTS).expertHidden(hidden).router(new TopKRouter(2))).build());
-            }
-            CharLanguageModel model = LanguageModelRun.model(builder.build(), data, scale);
+            CharLanguageModel model = LanguageModelRun.model(scale, data, learningRate, options.seed,
+                    () -> variant.getValue().apply(LanguageModelRun.moeBlock(scale, new TopKRouter(2))).build());
             console.printf("%s: training %d steps%n", variant.getKey(), n);
             List<double[]> meanKl = new ArrayList<>();
             long start = System.nanoTime();

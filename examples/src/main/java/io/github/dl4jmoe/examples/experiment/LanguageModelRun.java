@@ -3,9 +3,14 @@ package io.github.dl4jmoe.examples.experiment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntConsumer;
+import java.util.function.Supplier;
 
 import io.github.dl4jmoe.host.NativeMemoryListener;
+import io.github.dl4jmoe.layers.MoeFeedForward;
+import io.github.dl4jmoe.routing.Router;
+import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import io.github.dl4jmoe.zoo.CharLanguageModel;
+import io.github.dl4jmoe.zoo.FeedForwardKind;
 import io.github.dl4jmoe.zoo.MoETransformerLM;
 import io.github.dl4jmoe.zoo.data.CharacterIterator;
 import io.github.dl4jmoe.zoo.data.CharacterIterator.Split;
@@ -65,14 +70,28 @@ final class LanguageModelRun {
         }
     }
 
-    /** The builder of a model of this scale over the data's vocabulary; the caller sets the feed-forward blocks. */
-    static MoETransformerLM.Builder builder(Scale scale, Data data, double learningRate, long seed) {
-        return MoETransformerLM.builder().vocabularySize(data.vocabulary().size()).contextLength(scale.context())
-                .dModel(scale.dModel()).heads(scale.heads()).updater(new Adam(learningRate)).seed(seed);
+    /**
+     * A fresh {@link MoETransformerLM} of this scale over the data's vocabulary, Adam at {@code learningRate}, with a
+     * new layer from {@code block} as the feed-forward layer of every block.
+     */
+    static CharLanguageModel model(Scale scale, Data data, double learningRate, long seed,
+                                   Supplier<BaseMoeLayer> block) {
+        MoETransformerLM.Builder builder = MoETransformerLM.builder().vocabularySize(data.vocabulary().size())
+                .contextLength(scale.context()).dModel(scale.dModel()).heads(scale.heads())
+                .updater(new Adam(learningRate)).seed(seed);
+        for (int i = 0; i < MoETransformerLM.DEFAULT_LAYERS; i++) {
+            builder.feedForwardLayer(i, block.get());
+        }
+        return new CharLanguageModel(builder.build().init(), data.vocabulary(), scale.context());
     }
 
-    static CharLanguageModel model(MoETransformerLM zooModel, Data data, Scale scale) {
-        return new CharLanguageModel(zooModel.init(), data.vocabulary(), scale.context());
+    /**
+     * An MoE block shaped as the zoo's MOE_TOPK and MOE_TOPP defaults ({@link FeedForwardKind#EXPERTS} experts of
+     * hidden width 2d), routed by {@code router}.
+     */
+    static MoeFeedForward.Builder moeBlock(Scale scale, Router router) {
+        return new MoeFeedForward.Builder().numExperts(FeedForwardKind.EXPERTS)
+                .expertHidden((long) FeedForwardKind.HIDDEN_MULTIPLIER * scale.dModel() / 2).router(router);
     }
 
     /** A point of a loss curve: the step's training loss and, where evaluated, the validation loss (else NaN). */

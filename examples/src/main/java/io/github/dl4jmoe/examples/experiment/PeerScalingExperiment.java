@@ -45,7 +45,8 @@ final class PeerScalingExperiment implements Callable<Integer> {
     Integer topK;
     @Option(names = "--steps", description = "training steps per model (default: 300; --quick: 4)")
     Integer steps;
-    @Option(names = "--lr", defaultValue = "2e-3", description = "Adam learning rate (default: ${DEFAULT-VALUE})")
+    @Option(names = "--lr", defaultValue = "" + MoETransformerLM.DEFAULT_LEARNING_RATE,
+            description = "Adam learning rate (default: ${DEFAULT-VALUE})")
     double learningRate;
     @Spec
     CommandSpec spec;
@@ -80,12 +81,10 @@ final class PeerScalingExperiment implements Callable<Integer> {
             double[] usage = new double[ns.length];
             for (int i = 0; i < ns.length; i++) {
                 LanguageModelRun.Data data = LanguageModelRun.Data.of(corpus, scale, options.seed);
-                MoETransformerLM.Builder builder = LanguageModelRun.builder(scale, data, learningRate, options.seed);
-                for (int block = 0; block < MoETransformerLM.DEFAULT_LAYERS; block++) {
-                    builder.feedForwardLayer(block, new PeerLayer.Builder().numExperts(ns[i]).heads(h).topK(k)
-                            .keySize(Math.min(scale.dModel(), 128)).queryNorm(norm).build());
-                }
-                CharLanguageModel model = LanguageModelRun.model(builder.build(), data, scale);
+                int numExperts = ns[i];
+                CharLanguageModel model = LanguageModelRun.model(scale, data, learningRate, options.seed,
+                        () -> new PeerLayer.Builder().numExperts(numExperts).heads(h).topK(k)
+                                .keySize(Math.min(scale.dModel(), 128)).queryNorm(norm).build());
                 console.printf("N = %d, query norm %s: training %d steps%n", ns[i], norm, n);
                 long start = System.nanoTime();
                 List<LanguageModelRun.Point> curve = LanguageModelRun.train(model, data, scale, n, step -> { });

@@ -11,7 +11,6 @@ import java.util.concurrent.Callable;
 import io.github.dl4jmoe.cli.CommandLines;
 import io.github.dl4jmoe.examples.experiment.ExperimentReport.Series;
 import io.github.dl4jmoe.experts.RoutedExperts;
-import io.github.dl4jmoe.layers.MoeFeedForward;
 import io.github.dl4jmoe.routing.Router;
 import io.github.dl4jmoe.routing.TopKRouter;
 import io.github.dl4jmoe.routing.TopPRouter;
@@ -57,7 +56,8 @@ final class TopPExperiment implements Callable<Integer> {
     double p;
     @Option(names = "--steps", description = "training steps per model (default: 1000; --quick: 4)")
     Integer steps;
-    @Option(names = "--lr", defaultValue = "2e-3", description = "Adam learning rate (default: ${DEFAULT-VALUE})")
+    @Option(names = "--lr", defaultValue = "" + MoETransformerLM.DEFAULT_LEARNING_RATE,
+            description = "Adam learning rate (default: ${DEFAULT-VALUE})")
     double learningRate;
     @Spec
     CommandSpec spec;
@@ -89,13 +89,8 @@ final class TopPExperiment implements Callable<Integer> {
         List<Series> topPCurves = new ArrayList<>();
         for (Map.Entry<String, Router> variant : variants.entrySet()) {
             LanguageModelRun.Data data = LanguageModelRun.Data.of(corpus, scale, options.seed);
-            MoETransformerLM.Builder builder = LanguageModelRun.builder(scale, data, learningRate, options.seed);
-            long hidden = (long) FeedForwardKind.HIDDEN_MULTIPLIER * scale.dModel() / 2;
-            for (int block = 0; block < MoETransformerLM.DEFAULT_LAYERS; block++) {
-                builder.feedForwardLayer(block, new MoeFeedForward.Builder().numExperts(FeedForwardKind.EXPERTS)
-                        .expertHidden(hidden).router(variant.getValue()).build());
-            }
-            CharLanguageModel model = LanguageModelRun.model(builder.build(), data, scale);
+            CharLanguageModel model = LanguageModelRun.model(scale, data, learningRate, options.seed,
+                    () -> LanguageModelRun.moeBlock(scale, variant.getValue()).build());
             ComputationGraph net = model.network();
             console.printf("%s: training %d steps%n", variant.getKey(), n);
             Map<String, List<double[]>> layerCurves = new LinkedHashMap<>();
