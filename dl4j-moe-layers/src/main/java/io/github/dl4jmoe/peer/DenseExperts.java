@@ -92,7 +92,8 @@ final class DenseExperts implements ExpertComputation {
                 }
             }
             int end = (from + rows) * slots;
-            SlotActivation.apply(activation, pre, from * slots, end, act, slope);
+            SlotActivation.apply(activation, pre, from * slots, end, act, slope,
+                    rows == lane.product.size(0) ? lane.erfs : null);                   // a shorter last block: new
             for (int p = from * slots; p < end; p++) {
                 weights[p] = gates[p] * act[p];
             }
@@ -218,6 +219,7 @@ final class DenseExperts implements ExpertComputation {
         Lane[] lanes = new Lane[threads()];
         for (int k = 0; k < lanes.length; k++) {
             lanes[k] = new Lane(scratch.rows("product" + k, type, rows, numExperts),
+                    backward ? null : scratch.get("erfs" + k, DataType.DOUBLE, (long) rows * slots),
                     scratch.rows("x" + k, type, rows, nIn),
                     backward ? scratch.rows("epsilon" + k, type, rows, nOut) : null,
                     backward ? null : scratch.rows("outputs" + k, type, rows, nOut),
@@ -232,6 +234,8 @@ final class DenseExperts implements ExpertComputation {
     /** One thread's blocks ({@code [blockRows, width]}, used through views of their first rows) and gradient sums. */
     private static final class Lane {
         final INDArray product;
+        /** Where the forward pass's erf runs, a block's slots (DOUBLE). */
+        final INDArray erfs;
         final INDArray x;
         final INDArray epsilon;
         final INDArray outputs;
@@ -243,9 +247,10 @@ final class DenseExperts implements ExpertComputation {
         /** Blocks this lane has added to its gradient sums. */
         int blocks;
 
-        Lane(INDArray product, INDArray x, INDArray epsilon, INDArray outputs, INDArray inputGrads,
+        Lane(INDArray product, INDArray erfs, INDArray x, INDArray epsilon, INDArray outputs, INDArray inputGrads,
              INDArray downGrads, INDArray upGrads, DenseExperts owner) {
             this.product = product;
+            this.erfs = erfs;
             this.x = x;
             this.epsilon = epsilon;
             this.outputs = outputs;

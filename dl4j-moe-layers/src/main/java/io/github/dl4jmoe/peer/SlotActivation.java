@@ -39,6 +39,15 @@ final class SlotActivation {
 
     /** {@link #of} for the slots {@code [from, to)}, written into {@code act} and {@code slope}. */
     static void apply(HiddenActivation activation, double[] pre, int from, int to, double[] act, double[] slope) {
+        apply(activation, pre, from, to, act, slope, null);
+    }
+
+    /**
+     * @param erfScratch where the bulk erf runs: a DOUBLE array of {@code to - from} elements reused from call to call
+     *                   (a new native array costs page faults, more than the erf), or null for a new one
+     */
+    static void apply(HiddenActivation activation, double[] pre, int from, int to, double[] act, double[] slope,
+                      INDArray erfScratch) {
         if (activation == HiddenActivation.RELU) {
             for (int p = from; p < to; p++) {
                 act[p] = Math.max(pre[p], 0);
@@ -50,7 +59,8 @@ final class SlotActivation {
         for (int p = from; p < to; p++) {
             scaled[p - from] = pre[p] * SQRT_HALF;
         }
-        INDArray erf = HostArrays.fromDoubles(scaled, DataType.DOUBLE, scaled.length);
+        INDArray erf = erfScratch == null ? HostArrays.fromDoubles(scaled, DataType.DOUBLE, scaled.length)
+                : HostArrays.copyInto(scaled, erfScratch);
         Nd4j.exec(new Erf(erf, erf));
         double[] erfs = HostArrays.toDoubles(erf);
         for (int p = from; p < to; p++) {
