@@ -9,12 +9,13 @@ import java.util.Locale;
  * are updated densely or sparsely ({@code PeerLayer.TableUpdates}).
  *
  * <p>The products do {@code N / slots} times the arithmetic of the loops over the retrieved rows (slots = heads * k
- * experts per token) but run it at BLAS speed, while the loops read scattered rows at a fraction of it. On a 2-core
- * machine the products won clearly at N = 1,024 with 128 slots per token (the examples' language model), and the
- * loops stay the only option at N = 65,536 and beyond, where {@code [tokens, N]} products would dwarf the work. So
- * {@link #AUTO} takes the products while {@code N <= } {@value #DENSE_EXPERTS_FACTOR}{@code  * slots}, and the dense
- * sub-key gradients while {@code keyRows <= } {@value #DENSE_KEYS_FACTOR}{@code  * k} (key rows: sqrt N, times the
- * heads without shared keys). The system property {@value #PROPERTY} overrides the choice (tests run both paths).
+ * experts per token) but run it at BLAS speed, while the loops read scattered rows at a fraction of it (C2 on Java 17
+ * does not vectorise them). With 128 slots per token on a 2-core machine ({@code bench peer}, d = 256) the products
+ * trained faster at N = 1,024 and N = 2,025 (about 16 * slots) and slower at N = 4,096 (32 * slots); at N = 65,536
+ * and beyond the loops are the only option. So {@link #AUTO} takes the products while {@code N <= }
+ * {@value #DENSE_EXPERTS_FACTOR}{@code  * slots}, and the dense sub-key gradients while {@code keyRows <= }
+ * {@value #DENSE_KEYS_FACTOR}{@code  * k} (key rows: sqrt N, times the heads without shared keys). The system property
+ * {@value #PROPERTY} overrides the choice (tests run both paths).
  */
 public enum PeerPath {
     /** Chosen by the cost estimate above (the default). */
