@@ -135,6 +135,26 @@ final class DenseExperts implements ExpertComputation {
         ForkJoinTask<?> gatePath = ForkJoinPool.commonPool().submit(() -> gateGradients.accept(gateGrads));
         double[] weights = weights(gates, act);
         double[] inputGrads = new double[tokens * nIn];
+        try {
+            tableAndInputGradients(lanes, x, epsilon, preGrads, weights, inputGrads);
+        } catch (RuntimeException | Error e) {
+            gatePath.quietlyJoin();                                       // not left running past this pass
+            throw e;
+        }
+        gatePath.join();
+        for (int k = 1; k < lanes.length; k++) {
+            if (lanes[k].blocks > 0) {
+                lanes[0].downGrads.addi(lanes[k].downGrads);
+                lanes[0].upGrads.addi(lanes[k].upGrads);
+            }
+        }
+        deliver(forward.byExpert(), lanes[0], tables);
+        return new PeerExperts.Gradients(gateGrads, inputGrads);
+    }
+
+    /** The backward pass's second pass over the blocks: dL/dX into {@code inputGrads}, each lane's dU and dV sums. */
+    private void tableAndInputGradients(Lane[] lanes, double[] x, double[] epsilon, double[] preGrads,
+                                        double[] weights, double[] inputGrads) {
         run(lanes, (lane, from, rows) -> {
             INDArray xs = lane.load(lane.x, x, from, rows);
             INDArray es = lane.load(lane.epsilon, epsilon, from, rows);
@@ -147,15 +167,6 @@ final class DenseExperts implements ExpertComputation {
             INDArray a = lane.scatter(weights, from, rows);
             Nd4j.gemm(a, es, lane.upGrads, true, false, 1.0, beta);
         });
-        gatePath.join();
-        for (int k = 1; k < lanes.length; k++) {
-            if (lanes[k].blocks > 0) {
-                lanes[0].downGrads.addi(lanes[k].downGrads);
-                lanes[0].upGrads.addi(lanes[k].upGrads);
-            }
-        }
-        deliver(forward.byExpert(), lanes[0], tables);
-        return new PeerExperts.Gradients(gateGrads, inputGrads);
     }
 
     /** Hands each retrieved expert's rows of the summed table gradients to {@code tables}, experts split by thread. */
