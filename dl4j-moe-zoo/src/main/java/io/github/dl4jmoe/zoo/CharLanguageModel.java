@@ -10,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Enumeration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -52,18 +51,6 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  */
 public record CharLanguageModel(ComputationGraph network, CharacterVocabulary vocabulary, int contextLength) {
 
-    /** Classpath resource of the pretrained Shakespeare model. */
-    public static final String PRETRAINED_RESOURCE = "/io/github/dl4jmoe/zoo/shakespeare-lm.zip";
-    /**
-     * Mean per-character cross-entropy (nats) of the pretrained model on the whole validation split of the bundled
-     * text ({@link io.github.dl4jmoe.zoo.data.CharacterIterator} defaults: the last 10%, windows of
-     * {@link #PRETRAINED_EVAL_LENGTH}), measured when it was trained and checked by a test. A uniform guess over its
-     * 65 characters scores ln 65 = 4.17.
-     */
-    public static final double PRETRAINED_VALIDATION_LOSS = 2.4456;
-    /** Window length of the stated validation loss. */
-    public static final int PRETRAINED_EVAL_LENGTH = 64;
-
     /** Zip entries of the layers' training state outside DL4J's updater: this prefix, layer name, '/', name. */
     public static final String HOST_STATE_PREFIX = "dl4j-moe/host-state/";
     /** Zip entry of a checkpoint's {@link TrainingState}. */
@@ -88,21 +75,12 @@ public record CharLanguageModel(ComputationGraph network, CharacterVocabulary vo
         }
     }
 
-    /** The pretrained Shakespeare model, read from the classpath (no network access). */
+    /**
+     * The pretrained Shakespeare model with top-p MoE blocks, read from the classpath (no network access); see
+     * {@link PretrainedLanguageModel} for it, its figures and the other pretrained models.
+     */
     public static CharLanguageModel pretrained() throws IOException {
-        try (InputStream in = CharLanguageModel.class.getResourceAsStream(PRETRAINED_RESOURCE)) {
-            if (in == null) {
-                throw new IOException("CharLanguageModel: resource " + PRETRAINED_RESOURCE
-                        + " is missing from the classpath (is dl4j-moe-zoo's jar complete?)");
-            }
-            Path tmp = Files.createTempFile("dl4j-moe-pretrained", ".zip");
-            try {
-                Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
-                return load(tmp);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
-        }
+        return PretrainedLanguageModel.MOE_TOPP.load();
     }
 
     /**
@@ -242,25 +220,40 @@ public record CharLanguageModel(ComputationGraph network, CharacterVocabulary vo
      */
     public double validationLoss(DataSetIterator data) {
         data.reset();
-        double sum = 0;
-        double count = 0;
+        LossSum total = LossSum.NONE;
         while (data.hasNext()) {
-            DataSet ds = data.next();
-            INDArray mask = ds.getLabelsMaskArray() != null ? ds.getLabelsMaskArray()
-                    : Nd4j.ones(DataType.FLOAT, ds.getLabels().size(0), ds.getLabels().size(2));
-            INDArray probabilities = network.output(false, new INDArray[] {ds.getFeatures()},
-                    new INDArray[] {ds.getFeaturesMaskArray()}, new INDArray[] {ds.getLabelsMaskArray()})[0];
-            INDArray logLikelihood = Transforms
-                    .log(Transforms.max(probabilities.castTo(DataType.DOUBLE), MIN_PROBABILITY))
-                    .muli(ds.getLabels().castTo(DataType.DOUBLE)).sum(1);                      // [mb, T]
-            INDArray m = mask.castTo(DataType.DOUBLE);
-            sum -= logLikelihood.muli(m).sumNumber().doubleValue();
-            count += m.sumNumber().doubleValue();
+            total = total.plus(loss(data.next()));
         }
-        if (count == 0) {
+        if (total.characters() == 0) {
             throw new IllegalArgumentException("CharLanguageModel: the iterator yielded no unmasked steps");
         }
-        return sum / count;
+        return total.mean();
+    }
+
+    /** The summed cross-entropy of one batch's unmasked steps (inference). */
+    LossSum loss(DataSet ds) {
+        INDArray mask = ds.getLabelsMaskArray() != null ? ds.getLabelsMaskArray()
+                : Nd4j.ones(DataType.FLOAT, ds.getLabels().size(0), ds.getLabels().size(2));
+        INDArray probabilities = network.output(false, new INDArray[] {ds.getFeatures()},
+                new INDArray[] {ds.getFeaturesMaskArray()}, new INDArray[] {ds.getLabelsMaskArray()})[0];
+        INDArray logLikelihood = Transforms
+                .log(Transforms.max(probabilities.castTo(DataType.DOUBLE), MIN_PROBABILITY))
+                .muli(ds.getLabels().castTo(DataType.DOUBLE)).sum(1);                      // [mb, T]
+        INDArray m = mask.castTo(DataType.DOUBLE);
+        return new LossSum(-logLikelihood.muli(m).sumNumber().doubleValue(), m.sumNumber().doubleValue());
+    }
+
+    /** Cross-entropy summed over characters. */
+    record LossSum(double nats, double characters) {
+        static final LossSum NONE = new LossSum(0, 0);
+
+        LossSum plus(LossSum other) {
+            return new LossSum(nats + other.nats, characters + other.characters);
+        }
+
+        double mean() {
+            return nats / characters;
+        }
     }
 
     /**

@@ -3,6 +3,7 @@ package io.github.dl4jmoe.zoo;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import org.deeplearning4j.exception.DL4JInvalidConfigException;
@@ -74,6 +75,17 @@ final class FeedForwardBlocks {
 
     int size() {
         return kinds.length;
+    }
+
+    /** The kind of every block, if all blocks are one kind's default layer. */
+    Optional<FeedForwardKind> onlyKind() {
+        boolean one = custom.isEmpty() && Arrays.stream(kinds).distinct().count() == 1;
+        return one ? Optional.of(kinds[0]) : Optional.empty();
+    }
+
+    /** Whether a block has a configured layer in place of its kind's default. */
+    boolean hasConfiguredLayers() {
+        return !custom.isEmpty();
     }
 
     FeedForwardKind[] kinds() {

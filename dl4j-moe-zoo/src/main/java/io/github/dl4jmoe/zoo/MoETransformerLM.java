@@ -1,6 +1,7 @@
 package io.github.dl4jmoe.zoo;
 
 import java.io.IOException;
+import java.util.Arrays;
 
 import io.github.dl4jmoe.sequence.CausalSelfAttention;
 import io.github.dl4jmoe.sequence.LayerNorm;
@@ -38,7 +39,8 @@ import org.nd4j.linalg.lossfunctions.LossFunctions;
  * {@link io.github.dl4jmoe.zoo.data.CharacterIterator} with index features.
  *
  * <p>{@link #initPretrained()} loads a small model trained on the bundled Shakespeare text from the classpath, with no
- * network access; {@link CharLanguageModel} adds its vocabulary, sampling and validation loss.
+ * network access, with top-p MoE or PEER blocks ({@link PretrainedLanguageModel}); {@link CharLanguageModel} adds its
+ * vocabulary, sampling and validation loss.
  */
 // init() narrows InstantiableModel's <M extends Model> M init(); javac flags it per class
 @SuppressWarnings("unchecked")
@@ -105,14 +107,20 @@ public final class MoETransformerLM extends ZooModel<ComputationGraph> {
                     p + "attn-norm");
             g.addVertex(p + "attn-add", new ElementWiseVertex(ElementWiseVertex.Op.Add), x, p + "attn");
             g.addLayer(p + "ffn-norm", new LayerNorm.Builder().nIn(dModel).build(), p + "attn-add");
-            g.addLayer(p + "ffn", feedForward.layer(i), p + "ffn-norm");
-            g.addVertex(p + "ffn-add", new ElementWiseVertex(ElementWiseVertex.Op.Add), p + "attn-add", p + "ffn");
+            g.addLayer(feedForwardLayerName(i), feedForward.layer(i), p + "ffn-norm");
+            g.addVertex(p + "ffn-add", new ElementWiseVertex(ElementWiseVertex.Op.Add), p + "attn-add",
+                    feedForwardLayerName(i));
             x = p + "ffn-add";
         }
         g.addLayer("norm", new LayerNorm.Builder().nIn(dModel).build(), x);
         g.addLayer(OUTPUT, new RnnOutputLayer.Builder(LossFunctions.LossFunction.MCXENT).activation(Activation.SOFTMAX)
                 .dataFormat(RNNFormat.NCW).nIn(dModel).nOut(vocabularySize).build(), "norm");
         return g.setOutputs(OUTPUT).build();
+    }
+
+    /** The name of block {@code block}'s feed-forward layer (blocks count from 0). */
+    public static String feedForwardLayerName(int block) {
+        return "block" + block + "-ffn";
     }
 
     @Override
@@ -123,19 +131,33 @@ public final class MoETransformerLM extends ZooModel<ComputationGraph> {
     }
 
     /**
-     * The model trained on the bundled Shakespeare text (see {@link CharLanguageModel#pretrained()}, which also gives
-     * its vocabulary); this builder's settings are ignored. DL4J's {@link PretrainedType} has no text entry, hence no
-     * typed variant.
+     * The model trained on the bundled Shakespeare text whose blocks are of this builder's feed-forward kind:
+     * {@link FeedForwardKind#MOE_TOPP} (the default) or {@link FeedForwardKind#PEER} (see
+     * {@link PretrainedLanguageModel}, whose {@code load()} also gives the vocabulary). As in DL4J's zoo, the other
+     * settings (vocabulary size, width, ...) are not applied: the network is the one that was trained. DL4J's
+     * {@link PretrainedType} has no text entry, hence no typed variant.
+     *
+     * @throws UnsupportedOperationException for other kinds, mixed kinds or configured feed-forward layers
      */
     @Override
     public ComputationGraph initPretrained() throws IOException {
-        return CharLanguageModel.pretrained().network();
+        PretrainedLanguageModel model = feedForward.onlyKind().flatMap(PretrainedLanguageModel::of)
+                .orElseThrow(() -> new UnsupportedOperationException("MoETransformerLM: no pretrained model with "
+                        + describe(feedForward) + " blocks; the pretrained ones have "
+                        + Arrays.toString(Arrays.stream(PretrainedLanguageModel.values())
+                        .map(PretrainedLanguageModel::feedForward).toArray()) + " in every block (e.g. "
+                        + "builder().feedForward(FeedForwardKind.PEER))"));
+        return model.load().network();
+    }
+
+    private static String describe(FeedForwardBlocks blocks) {
+        return blocks.hasConfiguredLayers() ? "configured feed-forward layer" : Arrays.toString(blocks.kinds());
     }
 
     @Override
     public <M extends Model> M initPretrained(PretrainedType pretrainedType) {
         throw new UnsupportedOperationException("MoETransformerLM: no " + pretrainedType
-                + " weights; initPretrained() loads the bundled Shakespeare model");
+                + " weights; initPretrained() loads the bundled Shakespeare model of the builder's feed-forward kind");
     }
 
     @Override
