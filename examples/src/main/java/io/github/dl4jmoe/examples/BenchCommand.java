@@ -6,6 +6,7 @@ import picocli.CommandLine.Command;
 /** {@code bench <layer>}: side-by-side timings in one run (the machine is noisy: read ratios, not absolute times). */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks measured side by side in one run.",
-        subcommands = {MoeBench.class, PeerBench.class, SoakBench.class, CommandLine.HelpCommand.class})
+        subcommands = {LanguageModelBench.class, MoeBench.class, PeerBench.class, SoakBench.class,
+            CommandLine.HelpCommand.class})
 public final class BenchCommand {
 }
