@@ -10,15 +10,12 @@ import java.util.concurrent.Callable;
 
 import io.github.dl4jmoe.cli.CommandLines;
 import io.github.dl4jmoe.cli.FileOptions;
-import io.github.dl4jmoe.host.NativeMemoryListener;
 import io.github.dl4jmoe.zoo.FeedForwardKind;
 import io.github.dl4jmoe.zoo.MoETransformerLM;
 import io.github.dl4jmoe.zoo.data.BundledText;
-import io.github.dl4jmoe.zoo.data.CharacterIterator;
 import io.github.dl4jmoe.zoo.data.CharacterVocabulary;
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.nd4j.linalg.dataset.DataSet;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -33,9 +30,8 @@ import picocli.CommandLine.Spec;
         description = "Training speed of MoETransformerLM per feed-forward kind, after a warm-up (as lm_torch.py).")
 public final class LanguageModelBench implements Callable<Integer> {
 
-    @Option(names = "--ffn", split = ",", defaultValue = "DENSE,MOE_TOPK,MOE_TOPP,PEER,FINER_MOE",
-            description = "feed-forward kinds, one run each (default: ${DEFAULT-VALUE})")
-    FeedForwardKind[] kinds;
+    @Mixin
+    BenchTrainingOptions model;
     @Option(names = "--steps", defaultValue = "300", description = "timed steps per kind (default: ${DEFAULT-VALUE})")
     int steps;
     @Option(names = "--warmup", defaultValue = "50", description = "untimed steps before them "
@@ -44,11 +40,6 @@ public final class LanguageModelBench implements Callable<Integer> {
     @Option(names = "--text", description = "UTF-8 text file (default: bundled tiny Shakespeare; pass the same file "
             + "to lm_torch.py --text)")
     Path text;
-    @Option(names = "--batch-size", defaultValue = "32", description = "windows per step (default: ${DEFAULT-VALUE})")
-    int batchSize;
-    @Option(names = "--context", defaultValue = "64", description = "characters per window "
-            + "(default: ${DEFAULT-VALUE})")
-    int context;
     @Spec
     CommandSpec spec;
 
@@ -79,12 +70,11 @@ public final class LanguageModelBench implements Callable<Integer> {
     public List<Result> run(PrintStream out) throws IOException {
         require(steps >= 1, "--steps must be at least 1, got " + steps + " (try 300)");
         require(warmup >= 0, "--warmup must be 0 or more, got " + warmup + " (try 50)");
-        require(batchSize >= 1, "--batch-size must be at least 1, got " + batchSize + " (try 32)");
-        require(context >= 1, "--context must be at least 1, got " + context + " (try 64)");
+        model.validate(spec);
         String corpus = text == null ? BundledText.TINY_SHAKESPEARE.read() : FileOptions.readText(spec, "--text", text);
         CharacterVocabulary vocabulary = CharacterVocabulary.of(corpus);
         List<Result> results = new ArrayList<>();
-        for (FeedForwardKind kind : kinds) {
+        for (FeedForwardKind kind : model.kinds) {
             Result r = measure(kind, corpus, vocabulary);
             out.println(r);
             results.add(r);
@@ -99,30 +89,17 @@ public final class LanguageModelBench implements Callable<Integer> {
     }
 
     private Result measure(FeedForwardKind kind, String corpus, CharacterVocabulary vocabulary) {
-        ComputationGraph net = MoETransformerLM.builder().vocabularySize(vocabulary.size()).contextLength(context)
-                .feedForward(kind).build().init();
-        net.addListeners(new NativeMemoryListener(TrainCommand.RELEASE_MEMORY_EVERY));   // as train does
-        CharacterIterator data = CharacterIterator.builder().text(corpus).vocabulary(vocabulary)
-                .sequenceLength(context).batchSize(batchSize).shuffle(true).build();
+        BenchTraining training = model.training(kind, corpus, vocabulary);
         for (int step = 0; step < warmup; step++) {
-            fit(net, data);
+            training.step();
         }
         long tokens = 0;
         long start = System.nanoTime();
         for (int step = 0; step < steps; step++) {
-            tokens += fit(net, data);
+            tokens += training.step();
         }
-        return new Result(kind, steps, tokens, (System.nanoTime() - start) / 1e9, net.score() / context);
-    }
-
-    /** One step on the next batch (starting the windows over when they run out); returns its tokens. */
-    private static long fit(ComputationGraph net, CharacterIterator data) {
-        if (!data.hasNext()) {
-            data.reset();
-        }
-        DataSet batch = data.next();
-        net.fit(batch);
-        return batch.getFeatures().length();
+        return new Result(kind, steps, tokens, (System.nanoTime() - start) / 1e9,
+                training.network().score() / model.context);
     }
 
     private void require(boolean ok, String message) {

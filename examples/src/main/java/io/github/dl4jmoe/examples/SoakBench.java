@@ -9,15 +9,12 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 import io.github.dl4jmoe.cli.CommandLines;
-import io.github.dl4jmoe.host.NativeMemoryListener;
 import io.github.dl4jmoe.zoo.FeedForwardKind;
 import io.github.dl4jmoe.zoo.MoETransformerLM;
 import io.github.dl4jmoe.zoo.data.BundledText;
-import io.github.dl4jmoe.zoo.data.CharacterIterator;
 import io.github.dl4jmoe.zoo.data.CharacterVocabulary;
-import org.deeplearning4j.nn.graph.ComputationGraph;
-import org.nd4j.linalg.dataset.DataSet;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -32,20 +29,14 @@ import picocli.CommandLine.Spec;
         description = "Resident memory of MoETransformerLM training over many steps, per feed-forward kind.")
 public final class SoakBench implements Callable<Integer> {
 
-    @Option(names = "--ffn", split = ",", defaultValue = "DENSE,MOE_TOPK,MOE_TOPP,PEER,FINER_MOE",
-            description = "feed-forward kinds, one run each (default: ${DEFAULT-VALUE})")
-    FeedForwardKind[] kinds;
+    @Mixin
+    BenchTrainingOptions model;
     @Option(names = "--steps", defaultValue = "3000", description = "training steps per kind "
             + "(default: ${DEFAULT-VALUE})")
     int steps;
     @Option(names = "--at", defaultValue = "500", description = "the step of the first reading "
             + "(default: ${DEFAULT-VALUE})")
     int at;
-    @Option(names = "--batch-size", defaultValue = "32", description = "windows per step (default: ${DEFAULT-VALUE})")
-    int batchSize;
-    @Option(names = "--context", defaultValue = "64", description = "characters per window "
-            + "(default: ${DEFAULT-VALUE})")
-    int context;
     @Spec
     CommandSpec spec;
 
@@ -73,7 +64,7 @@ public final class SoakBench implements Callable<Integer> {
         String text = BundledText.TINY_SHAKESPEARE.read();
         CharacterVocabulary vocabulary = CharacterVocabulary.of(text);
         List<Result> results = new ArrayList<>();
-        for (FeedForwardKind kind : kinds) {
+        for (FeedForwardKind kind : model.kinds) {
             Result r = soak(kind, text, vocabulary);
             out.println(r);
             results.add(r);
@@ -82,19 +73,11 @@ public final class SoakBench implements Callable<Integer> {
     }
 
     private Result soak(FeedForwardKind kind, String text, CharacterVocabulary vocabulary) throws IOException {
-        ComputationGraph net = MoETransformerLM.builder().vocabularySize(vocabulary.size()).contextLength(context)
-                .feedForward(kind).build().init();
-        net.addListeners(new NativeMemoryListener(TrainCommand.RELEASE_MEMORY_EVERY));   // as train does
-        CharacterIterator data = CharacterIterator.builder().text(text).vocabulary(vocabulary)
-                .sequenceLength(context).batchSize(batchSize).shuffle(true).build();
+        BenchTraining training = model.training(kind, text, vocabulary);
         long start = System.nanoTime();
         double rssAt = 0;
         for (int step = 1; step <= steps; step++) {
-            if (!data.hasNext()) {
-                data.reset();
-            }
-            DataSet batch = data.next();
-            net.fit(batch);
+            training.step();
             if (step == at) {
                 rssAt = residentMegabytes();
             }
@@ -117,8 +100,7 @@ public final class SoakBench implements Callable<Integer> {
     private void validateOptions() {
         require(steps >= 2 && at >= 1 && at < steps, "--at must be at least 1 and below --steps, got --at " + at
                 + " and --steps " + steps);
-        require(batchSize >= 1, "--batch-size must be at least 1, got " + batchSize + " (try 32)");
-        require(context >= 1, "--context must be at least 1, got " + context + " (try 64)");
+        model.validate(spec);
     }
 
     private void require(boolean ok, String message) {
