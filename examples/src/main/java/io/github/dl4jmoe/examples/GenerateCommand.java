@@ -8,6 +8,7 @@ import java.util.concurrent.Callable;
 
 import io.github.dl4jmoe.cli.FileOptions;
 import io.github.dl4jmoe.zoo.CharLanguageModel;
+import io.github.dl4jmoe.zoo.PretrainedLanguageModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -21,8 +22,11 @@ public final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", description = "a model saved by train (default: the pretrained model, loaded offline)")
+    @Option(names = "--model", description = "a model saved by train (default: a pretrained model, loaded offline)")
     Path model;
+    @Option(names = "--pretrained", description = "without --model: MOE_TOPP (the default) or PEER, the pretrained "
+            + "model with those feed-forward blocks")
+    PretrainedLanguageModel pretrained;
     @Option(names = "--prompt", defaultValue = "ROMEO:", description = "text to continue (default: ${DEFAULT-VALUE})")
     String prompt;
     @Option(names = "--length", defaultValue = "500", description = "characters to generate "
@@ -43,7 +47,7 @@ public final class GenerateCommand implements Callable<Integer> {
     /** The prompt followed by the generated characters. */
     public String run() throws IOException {
         validateOptions();
-        CharLanguageModel lm = model == null ? CharLanguageModel.pretrained()
+        CharLanguageModel lm = model == null ? Pretrained.load(pretrained)
                 : FileOptions.loadCharModel(spec, "--model", model);
         for (char c : prompt.toCharArray()) {
             if (!lm.vocabulary().contains(c)) {
@@ -55,6 +59,7 @@ public final class GenerateCommand implements Callable<Integer> {
     }
 
     private void validateOptions() {
+        Pretrained.requireOneOf(spec, model, pretrained);
         if (prompt.isEmpty()) {
             throw usage(spec, "--prompt must not be empty (try --prompt ROMEO:)");
         }

@@ -10,6 +10,7 @@ import io.github.dl4jmoe.cli.CommandLines;
 import io.github.dl4jmoe.cli.FileOptions;
 import io.github.dl4jmoe.runtime.BaseMoeLayer;
 import io.github.dl4jmoe.zoo.CharLanguageModel;
+import io.github.dl4jmoe.zoo.PretrainedLanguageModel;
 import io.github.dl4jmoe.zoo.data.CharacterIterator;
 import org.deeplearning4j.nn.api.Model;
 import org.deeplearning4j.nn.conf.ComputationGraphConfiguration;
@@ -57,8 +58,12 @@ public final class StatsCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--model", description = "model saved with ModelSerializer (MultiLayerNetwork or "
-            + "ComputationGraph zip; default: the pretrained MoETransformerLM, with its own vocabulary)")
+            + "ComputationGraph zip; default: a pretrained MoETransformerLM, see --pretrained, with its own "
+            + "vocabulary)")
     Path model;
+    @Option(names = "--pretrained", description = "without --model: MOE_TOPP (the default) or PEER, the pretrained "
+            + "model with those feed-forward blocks")
+    PretrainedLanguageModel pretrainedModel;
     @Option(names = "--text", description = "UTF-8 text whose validation split is read (default: bundled tiny "
             + "Shakespeare); use the text the model was trained on, so the vocabulary matches")
     Path text;
@@ -106,7 +111,8 @@ public final class StatsCommand implements Callable<Integer> {
         if (sequenceLength < 1) {
             throw usage("--sequence-length must be at least 1, got " + sequenceLength + " (try 64)");
         }
-        CharLanguageModel pretrained = model == null ? CharLanguageModel.pretrained() : null;
+        Pretrained.requireOneOf(spec, model, pretrainedModel);
+        CharLanguageModel pretrained = model == null ? Pretrained.load(pretrainedModel) : null;
         Model net = pretrained != null ? pretrained.network()
                 : FileOptions.loadNetwork(spec, "--model", model, MODEL_FILE);
         Layer first = firstLayer(net);
