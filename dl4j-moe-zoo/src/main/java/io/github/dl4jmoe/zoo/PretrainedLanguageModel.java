@@ -71,6 +71,21 @@ public enum PretrainedLanguageModel {
      */
     public record Figures(double validationLoss, double[] expertsPerToken, double[] loadKl) {
 
+        public Figures {
+            expertsPerToken = expertsPerToken.clone();
+            loadKl = loadKl.clone();
+        }
+
+        @Override
+        public double[] expertsPerToken() {
+            return expertsPerToken.clone();
+        }
+
+        @Override
+        public double[] loadKl() {
+            return loadKl.clone();
+        }
+
         @Override
         public boolean equals(Object o) {
             return o instanceof Figures f && Double.compare(validationLoss, f.validationLoss) == 0
