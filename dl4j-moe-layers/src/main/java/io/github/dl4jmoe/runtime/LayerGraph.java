@@ -121,10 +121,7 @@ public final class LayerGraph {
 
     /** After each training step the state parameter {@code key} takes the value of {@code newValue}. */
     public void updateState(String key, SDVariable newValue) {
-        if (!stateKeys.contains(key)) {
-            throw new IllegalStateException(layerDescription + ": cannot update '" + key
-                    + "', not a state parameter; state: " + stateKeys);
-        }
+        requireState(key, "update");
         requireNew(stateUpdates, key, "state update");
         stateUpdates.put(key, newValue);
     }
@@ -139,12 +136,17 @@ public final class LayerGraph {
      * @param value of the parameter's shape
      */
     public void stateGradient(String key, SDVariable value) {
-        if (!stateKeys.contains(key)) {
-            throw new IllegalStateException(layerDescription + ": cannot write a gradient for '" + key
-                    + "', not a state parameter; state: " + stateKeys);
-        }
+        requireState(key, "write a gradient for");
         requireNew(stateGradients, key, "state gradient");
         stateGradients.put(key, value);
+    }
+
+    /** Fails, saying what {@code action} needed, unless {@code key} names a state parameter. */
+    private void requireState(String key, String action) {
+        if (!stateKeys.contains(key)) {
+            throw new IllegalStateException(layerDescription + ": cannot " + action + " '" + key
+                    + "', not a state parameter; state: " + stateKeys);
+        }
     }
 
     /** Makes {@code value} readable after every forward pass under {@code name}. */

@@ -16,7 +16,6 @@ import io.github.dl4jmoe.routing.TopKRouter;
 import io.github.dl4jmoe.stats.RoutingStatistics;
 import io.github.dl4jmoe.zoo.CharLanguageModel;
 import io.github.dl4jmoe.zoo.FeedForwardKind;
-import io.github.dl4jmoe.zoo.MoETransformerLM;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -41,9 +40,8 @@ final class BalancingExperiment implements Callable<Integer> {
     ExperimentOptions options;
     @Option(names = "--steps", description = "training steps per model (default: 1000; --quick: 4)")
     Integer steps;
-    @Option(names = "--lr", defaultValue = "" + MoETransformerLM.DEFAULT_LEARNING_RATE,
-            description = "Adam learning rate (default: ${DEFAULT-VALUE})")
-    double learningRate;
+    @Mixin
+    LearningRateOption lr;
     @Spec
     CommandSpec spec;
 
@@ -64,7 +62,7 @@ final class BalancingExperiment implements Callable<Integer> {
         List<Series> curves = new ArrayList<>();
         for (Map.Entry<String, UnaryOperator<MoeFeedForward.Builder>> variant : variants.entrySet()) {
             LanguageModelRun.Data data = LanguageModelRun.Data.of(corpus, scale, options.seed);
-            CharLanguageModel model = LanguageModelRun.model(scale, data, learningRate, options.seed,
+            CharLanguageModel model = LanguageModelRun.model(scale, data, lr.learningRate, options.seed,
                     () -> variant.getValue().apply(LanguageModelRun.moeBlock(scale, new TopKRouter(2))).build());
             console.printf("%s: training %d steps%n", variant.getKey(), n);
             List<double[]> meanKl = new ArrayList<>();

@@ -13,7 +13,6 @@ import io.github.dl4jmoe.examples.experiment.ExperimentReport.Series;
 import io.github.dl4jmoe.layers.PeerLayer;
 import io.github.dl4jmoe.stats.ExpertUsage;
 import io.github.dl4jmoe.zoo.CharLanguageModel;
-import io.github.dl4jmoe.zoo.MoETransformerLM;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -45,9 +44,8 @@ final class PeerScalingExperiment implements Callable<Integer> {
     Integer topK;
     @Option(names = "--steps", description = "training steps per model (default: 300; --quick: 4)")
     Integer steps;
-    @Option(names = "--lr", defaultValue = "" + MoETransformerLM.DEFAULT_LEARNING_RATE,
-            description = "Adam learning rate (default: ${DEFAULT-VALUE})")
-    double learningRate;
+    @Mixin
+    LearningRateOption lr;
     @Spec
     CommandSpec spec;
 
@@ -82,7 +80,7 @@ final class PeerScalingExperiment implements Callable<Integer> {
             for (int i = 0; i < ns.length; i++) {
                 LanguageModelRun.Data data = LanguageModelRun.Data.of(corpus, scale, options.seed);
                 int numExperts = ns[i];
-                CharLanguageModel model = LanguageModelRun.model(scale, data, learningRate, options.seed,
+                CharLanguageModel model = LanguageModelRun.model(scale, data, lr.learningRate, options.seed,
                         () -> new PeerLayer.Builder().numExperts(numExperts).heads(h).topK(k)
                                 .keySize(Math.min(scale.dModel(), 128)).queryNorm(norm).build());
                 console.printf("N = %d, query norm %s: training %d steps%n", ns[i], norm, n);

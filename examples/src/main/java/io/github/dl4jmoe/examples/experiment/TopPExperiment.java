@@ -19,7 +19,6 @@ import io.github.dl4jmoe.runtime.MoeLayerRuntime;
 import io.github.dl4jmoe.stats.RoutingStatistics;
 import io.github.dl4jmoe.zoo.CharLanguageModel;
 import io.github.dl4jmoe.zoo.FeedForwardKind;
-import io.github.dl4jmoe.zoo.MoETransformerLM;
 import org.apache.commons.math3.stat.correlation.SpearmansCorrelation;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -56,9 +55,8 @@ final class TopPExperiment implements Callable<Integer> {
     double p;
     @Option(names = "--steps", description = "training steps per model (default: 1000; --quick: 4)")
     Integer steps;
-    @Option(names = "--lr", defaultValue = "" + MoETransformerLM.DEFAULT_LEARNING_RATE,
-            description = "Adam learning rate (default: ${DEFAULT-VALUE})")
-    double learningRate;
+    @Mixin
+    LearningRateOption lr;
     @Spec
     CommandSpec spec;
 
@@ -89,7 +87,7 @@ final class TopPExperiment implements Callable<Integer> {
         List<Series> topPCurves = new ArrayList<>();
         for (Map.Entry<String, Router> variant : variants.entrySet()) {
             LanguageModelRun.Data data = LanguageModelRun.Data.of(corpus, scale, options.seed);
-            CharLanguageModel model = LanguageModelRun.model(scale, data, learningRate, options.seed,
+            CharLanguageModel model = LanguageModelRun.model(scale, data, lr.learningRate, options.seed,
                     () -> LanguageModelRun.moeBlock(scale, variant.getValue()).build());
             ComputationGraph net = model.network();
             console.printf("%s: training %d steps%n", variant.getKey(), n);
