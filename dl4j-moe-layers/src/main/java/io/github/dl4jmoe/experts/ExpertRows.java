@@ -1,5 +1,9 @@
 package io.github.dl4jmoe.experts;
 
+import java.util.function.IntConsumer;
+import java.util.stream.IntStream;
+
+import io.github.dl4jmoe.host.Parallelism;
 import io.github.dl4jmoe.host.RowBlocks;
 import io.github.dl4jmoe.host.RowBlocks.Block;
 import io.github.dl4jmoe.host.ScratchArrays;
@@ -19,6 +23,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * Arrays are reused from pass to pass (one instance per layer); those a pass returns are valid until the next one.
  */
 final class ExpertRows {
+
+    /** Below this many rows per thread the products run in the calling thread alone. */
+    static final int MIN_ROWS_PER_THREAD = 256;
 
     private final ScratchArrays scratch = new ScratchArrays();
 
@@ -53,7 +60,7 @@ final class ExpertRows {
         INDArray hidden = scratch.rows("hidden", type, rows, h);
         INDArray aux = scratch.rows("aux", type, rows, h);
         INDArray out = scratch.rows("out", type, rows, w.down().size(2));
-        for (int e = 0; e < w.experts(); e++) {
+        forEachExpert(starts, e -> {
             Block in = rowsOf(x, starts, e);
             if (in.rows() > 0) {
                 RowBlocks.gemm(in, false, Block.slice(w.up(), e), false, rowsOf(up, starts, e), 1, 0);
@@ -61,50 +68,53 @@ final class ExpertRows {
                     RowBlocks.gemm(in, false, Block.slice(w.gate(), e), false, rowsOf(gate, starts, e), 1, 0);
                 }
             }
-        }
+        });
         activation.forward(up, gate, hidden, aux);
-        for (int e = 0; e < w.experts(); e++) {
+        forEachExpert(starts, e -> {
             Block in = rowsOf(hidden, starts, e);
             if (in.rows() > 0) {
                 RowBlocks.gemm(in, false, Block.slice(w.down(), e), false, rowsOf(out, starts, e), 1, 0);
             }
-        }
+        });
         return new Forward(starts, x, up, gate, hidden, aux, out);
     }
 
     /**
      * @param dOutput dL/dy {@code [P, w]}
+     * @param targets where the table gradients go, row-major arrays shaped as the tables (parameter gradient views:
+     *                only on the CPU path, {@link RowBlocks#rawPath()}); null: arrays of this instance
      */
-    Gradients backward(Tables w, HiddenActivation activation, Forward f, INDArray dOutput) {
+    Gradients backward(Tables w, HiddenActivation activation, Forward f, INDArray dOutput, Tables targets) {
         DataType type = dOutput.dataType();
         int[] starts = f.starts();
         long rows = dOutput.size(0);
         long h = w.up().size(2);
-        INDArray dDown = scratch.get("dDown", type, w.down().shape());
+        INDArray dDown = targets != null ? targets.down() : scratch.get("dDown", type, w.down().shape());
         INDArray dHidden = scratch.rows("dHidden", type, rows, h);
-        for (int e = 0; e < w.experts(); e++) {
+        forEachExpert(starts, e -> {
             Block dOut = rowsOf(dOutput, starts, e);
             if (dOut.rows() == 0) {
                 zero(dDown, e);
-                continue;
+                return;
             }
             RowBlocks.gemm(rowsOf(f.hidden(), starts, e), true, dOut, false, Block.slice(dDown, e), 1, 0);
             RowBlocks.gemm(dOut, false, Block.slice(w.down(), e), true, rowsOf(dHidden, starts, e), 1, 0);
-        }
+        });
         INDArray dUpPre = scratch.rows("dUpPre", type, rows, h);
         INDArray dGatePre = w.gate() == null ? null : scratch.rows("dGatePre", type, rows, h);
         activation.backward(f.up(), f.gate(), f.aux(), dHidden, dUpPre, dGatePre, scratch.rows("tmp", type, rows, h));
-        INDArray dUp = scratch.get("dUp", type, w.up().shape());
-        INDArray dGate = w.gate() == null ? null : scratch.get("dGate", type, w.gate().shape());
+        INDArray dUp = targets != null ? targets.up() : scratch.get("dUp", type, w.up().shape());
+        INDArray dGate = w.gate() == null ? null
+                : targets != null ? targets.gate() : scratch.get("dGate", type, w.gate().shape());
         INDArray dx = scratch.rows("dx", type, rows, f.x().size(1));
-        for (int e = 0; e < w.experts(); e++) {
+        forEachExpert(starts, e -> {
             Block x = rowsOf(f.x(), starts, e);
             if (x.rows() == 0) {
                 zero(dUp, e);
                 if (dGate != null) {
                     zero(dGate, e);
                 }
-                continue;
+                return;
             }
             Block dUpRows = rowsOf(dUpPre, starts, e);
             Block dxRows = rowsOf(dx, starts, e);
@@ -115,8 +125,39 @@ final class ExpertRows {
                 RowBlocks.gemm(x, true, dGateRows, false, Block.slice(dGate, e), 1, 0);
                 RowBlocks.gemm(dGateRows, false, Block.slice(w.gate(), e), true, dxRows, 1, 1);
             }
-        }
+        });
         return new Gradients(dx, dUp, dGate, dDown);
+    }
+
+    /**
+     * Runs {@code perExpert} for every expert, in {@link Parallelism#threads()} threads over contiguous ranges of
+     * experts with about as many rows each. Experts write disjoint rows and table slices, so the order is free.
+     */
+    private static void forEachExpert(int[] starts, IntConsumer perExpert) {
+        int experts = starts.length - 1;
+        int rows = starts[experts];
+        int parts = Math.max(1, Math.min(Parallelism.threads(), Math.min(experts, rows / MIN_ROWS_PER_THREAD)));
+        if (parts == 1) {
+            for (int e = 0; e < experts; e++) {
+                perExpert.accept(e);
+            }
+            return;
+        }
+        int[] firstExpert = new int[parts + 1];
+        for (int part = 1; part < parts; part++) {           // the first expert whose rows begin at or past the cut
+            int cut = Parallelism.bound(rows, part, parts);
+            int e = firstExpert[part - 1];
+            while (e < experts && starts[e] < cut) {
+                e++;
+            }
+            firstExpert[part] = e;
+        }
+        firstExpert[parts] = experts;
+        IntStream.range(0, parts).parallel().forEach(part -> {
+            for (int e = firstExpert[part]; e < firstExpert[part + 1]; e++) {
+                perExpert.accept(e);
+            }
+        });
     }
 
     private static Block rowsOf(INDArray rows, int[] starts, int expert) {
@@ -125,6 +166,6 @@ final class ExpertRows {
 
     /** Slice {@code e} of a table gradient: an expert without rows gets none. */
     private static void zero(INDArray table, int e) {
-        table.slice(e).assign(0);
+        RowBlocks.zero(Block.slice(table, e));
     }
 }

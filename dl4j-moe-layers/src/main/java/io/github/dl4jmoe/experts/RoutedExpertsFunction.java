@@ -2,11 +2,13 @@ package io.github.dl4jmoe.experts;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Function;
 
 import io.github.dl4jmoe.host.HostArrays;
 import io.github.dl4jmoe.host.HostContext;
 import io.github.dl4jmoe.host.HostFunction;
 import io.github.dl4jmoe.host.HostResult;
+import io.github.dl4jmoe.host.RowBlocks;
 import io.github.dl4jmoe.host.RowSoftmax;
 import io.github.dl4jmoe.host.ScratchArrays;
 import io.github.dl4jmoe.routing.ExpertBias;
@@ -48,7 +50,7 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
      * pass on their rows (null when no pair was kept), and the copy of the expert tables (parameters change only
      * after the backward pass, so it need not be copied twice per step).
      */
-    public record Saved(double[] logits, double[] probabilities, double[] selected, double[] gates, int[] tokens,
+    public record Saved(double[] logits, double[] probabilities, double[] selected, double[] gates, KeptPairs pairs,
                         ExpertRows.Forward experts, INDArray routed, FeedForwardPass.Forward shared, INDArray mix,
                         ExpertRows.Tables tables) {
     }
@@ -68,26 +70,16 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
         double[] gates = router.gates(probabilities, selected, experts);
 
         Dispatch dispatch = dispatch(selected, n);
-        double[] y = new double[n * nOut];
+        KeptPairs pairs = dispatch.pairs();
+        INDArray routed = Nd4j.zeros(x.dataType(), n, nOut);
         ExpertRows.Tables tables = expertTables(ctx);
-        int[] tokens = dispatch.tokens();
         ExpertRows.Forward pass = null;
-        if (tokens.length > 0) {
-            INDArray rows = Nd4j.pullRows(x, scratch.rows("rows", x.dataType(), tokens.length, x.size(1)), 1, tokens);
-            pass = expertRows.forward(tables, s.activation(), rows, dispatch.starts());
-            double[] out = HostArrays.toDoubles(pass.output());                           // [P, nOut / G_O]
-            for (int e = 0; e < experts; e++) {
-                int group = e / s.expertsPerGroup();
-                for (int r = dispatch.starts()[e]; r < dispatch.starts()[e + 1]; r++) {
-                    double gate = gates[tokens[r] * experts + e];
-                    int to = tokens[r] * nOut + group * width;
-                    for (int c = 0; c < width; c++) {
-                        y[to + c] += gate * out[r * width + c];
-                    }
-                }
-            }
+        if (pairs.size() > 0) {
+            INDArray rows = Nd4j.pullRows(x, scratch.rows("rows", x.dataType(), pairs.size(), x.size(1)), 1,
+                    pairs.tokens());
+            pass = expertRows.forward(tables, s.activation(), rows, pairs.starts());
+            pairs.combine(pass.output(), gates, s.expertsPerGroup(), routed);
         }
-        INDArray routed = HostArrays.fromDoubles(y, x.dataType(), n, nOut);
         INDArray output = s.concatProjection() ? routed.mmul(ctx.param(RoutedExperts.W_CONCAT)) : routed;
         FeedForwardPass.Forward sharedPass = null;
         INDArray mix = null;
@@ -101,7 +93,7 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
             }
         }
         Map<String, INDArray> stats = statistics(selected, dispatch, n, x.dataType());
-        Saved saved = new Saved(logits, probabilities, selected, gates, tokens, pass, routed, sharedPass, mix, tables);
+        Saved saved = new Saved(logits, probabilities, selected, gates, pairs, pass, routed, sharedPass, mix, tables);
         return new HostResult<>(output, saved, stats, auxScore(logits, probabilities, selected, n));
     }
 
@@ -136,44 +128,22 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
             ctx.gradient(RoutedExperts.W_CONCAT).assign(saved.routed().transpose().mmul(outputGradient));
             dRouted = outputGradient.mmul(ctx.param(RoutedExperts.W_CONCAT).transpose());
         }
-        double[] dy = HostArrays.toDoubles(dRouted);                                   // [n, nOut]
-        int d = (int) x.size(1);
-        double[] dxRouted = new double[n * d];
         double[] dGates = new double[n * experts];
         ExpertRows.Forward pass = saved.experts();
         if (pass != null) {
-            int[] tokens = saved.tokens();
-            int[] starts = pass.starts();
-            double[] out = HostArrays.toDoubles(pass.output());
-            double[] dOut = new double[tokens.length * width];
-            for (int e = 0; e < experts; e++) {
-                int group = e / s.expertsPerGroup();
-                for (int r = starts[e]; r < starts[e + 1]; r++) {
-                    int t = tokens[r];
-                    int from = t * nOut + group * width;
-                    double gate = saved.gates()[t * experts + e];
-                    double dot = 0;
-                    for (int c = 0; c < width; c++) {
-                        dOut[r * width + c] = gate * dy[from + c];
-                        dot += dy[from + c] * out[r * width + c];
-                    }
-                    dGates[t * experts + e] = dot;
+            KeptPairs pairs = saved.pairs();
+            INDArray dOutRows = scratch.rows("dOut", x.dataType(), pairs.size(), width);
+            pairs.backward(rowMajor(dRouted), pass.output(), saved.gates(), s.expertsPerGroup(), dOutRows, dGates);
+            ExpertRows.Tables direct = RowBlocks.rawPath() ? tables(ctx::gradient) : null;
+            ExpertRows.Gradients g = expertRows.backward(saved.tables(), s.activation(), pass, dOutRows, direct);
+            if (direct == null) {
+                ctx.gradient(RoutedExperts.W_EXPERT_UP).assign(g.up());
+                if (g.gate() != null) {
+                    ctx.gradient(RoutedExperts.W_EXPERT_GATE).assign(g.gate());
                 }
+                ctx.gradient(RoutedExperts.W_EXPERT_DOWN).assign(g.down());
             }
-            INDArray dOutRows = HostArrays.copyInto(dOut, scratch.rows("dOut", x.dataType(), tokens.length, width));
-            ExpertRows.Gradients g = expertRows.backward(saved.tables(), s.activation(), pass, dOutRows);
-            ctx.gradient(RoutedExperts.W_EXPERT_UP).assign(g.up());
-            if (g.gate() != null) {
-                ctx.gradient(RoutedExperts.W_EXPERT_GATE).assign(g.gate());
-            }
-            ctx.gradient(RoutedExperts.W_EXPERT_DOWN).assign(g.down());
-            double[] dRows = HostArrays.toDoubles(g.input());                          // [P, d]
-            for (int r = 0; r < tokens.length; r++) {
-                int to = tokens[r] * d;
-                for (int c = 0; c < d; c++) {
-                    dxRouted[to + c] += dRows[r * d + c];
-                }
-            }
+            pairs.addRows(g.input(), dx);
         } else {
             ctx.gradient(RoutedExperts.W_EXPERT_UP).assign(0);
             if (s.activation().isGated()) {
@@ -181,7 +151,6 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
             }
             ctx.gradient(RoutedExperts.W_EXPERT_DOWN).assign(0);
         }
-        dx.addi(HostArrays.fromDoubles(dxRouted, x.dataType(), n, d));
 
         if (s.expertBias()) {                                      // the bias's step signal, see ExpertBias
             ctx.gradient(RoutedExperts.EXPERT_BIAS).assign(HostArrays.fromDoubles(
@@ -190,8 +159,12 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
         double[] dLogits = logitGradients(saved, dGates, n, ctx.auxScale());
         INDArray dl = HostArrays.fromDoubles(dLogits, x.dataType(), n, experts);
         ctx.gradient(RoutedExperts.W_ROUTER).assign(x.transpose().mmul(dl));
-        dx.addi(dl.mmul(ctx.param(RoutedExperts.W_ROUTER).transpose()));
+        Nd4j.gemm(dl, ctx.param(RoutedExperts.W_ROUTER), dx, false, true, 1.0, 1.0);
         return new INDArray[] {dx};
+    }
+
+    private static INDArray rowMajor(INDArray a) {
+        return a.ordering() == 'c' && HostArrays.isRowMajor(a) ? a : a.dup('c');
     }
 
     /**
@@ -287,10 +260,10 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
     }
 
     /**
-     * The kept pairs: their tokens sorted by expert, in token order within one, expert e's at
-     * {@code [starts[e], starts[e + 1])}; and the capacity and drops of the pass.
+     * The kept pairs ({@link KeptPairs}: sorted by expert, in token order within one), and the capacity and drops of
+     * the pass.
      */
-    private record Dispatch(int[] tokens, int[] starts, long dropped, long capacity) {
+    private record Dispatch(KeptPairs pairs, long dropped, long capacity) {
     }
 
     /**
@@ -339,16 +312,18 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
                 }
             }
         }
-        return new Dispatch(tokens, starts, dropped, s.denseCompute() ? n : capacity);
+        return new Dispatch(new KeptPairs(tokens, starts, n), dropped, s.denseCompute() ? n : capacity);
     }
 
     private Map<String, INDArray> statistics(double[] selected, Dispatch dispatch, int n, DataType type) {
         int experts = (int) s.numExperts();
         double[] perToken = new double[n];
         double[] load = new double[experts];
-        for (int i = 0; i < selected.length; i++) {
-            perToken[i / experts] += selected[i];
-            load[i % experts] += selected[i];
+        for (int t = 0; t < n; t++) {
+            for (int e = 0; e < experts; e++) {
+                perToken[t] += selected[t * experts + e];
+                load[e] += selected[t * experts + e];
+            }
         }
         Map<String, INDArray> stats = new LinkedHashMap<>();
         stats.put(RoutedExperts.STAT_EXPERTS_PER_TOKEN, HostArrays.fromDoubles(perToken, type, n));
@@ -359,18 +334,22 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
     }
 
     /**
-     * The expert tables, copied once per pass into arrays this instance reuses (slices of parameter views are not
-     * safe on M2.1, see CONTRIBUTING).
+     * The expert tables: on the CPU path ({@link RowBlocks#rawPath()}) the parameter views themselves, whose rows
+     * {@link RowBlocks} addresses directly; elsewhere copies into arrays this instance reuses (ND4J's slices of a
+     * parameter view are not safe on M2.1). Parameters change only after the backward pass, so either serves both.
      */
     private ExpertRows.Tables expertTables(HostContext ctx) {
-        return new ExpertRows.Tables(copy(ctx, RoutedExperts.W_EXPERT_UP),
-                s.activation().isGated() ? copy(ctx, RoutedExperts.W_EXPERT_GATE) : null,
-                copy(ctx, RoutedExperts.W_EXPERT_DOWN));
+        return tables(RowBlocks.rawPath() ? ctx::param : key -> {
+            INDArray param = ctx.param(key);
+            return scratch.get(key, param.dataType(), param.shape()).assign(param);
+        });
     }
 
-    private INDArray copy(HostContext ctx, String key) {
-        INDArray param = ctx.param(key);
-        return scratch.get(key, param.dataType(), param.shape()).assign(param);
+    /** The up, gate (gated activations only) and down tables, each as {@code table} gives it by parameter key. */
+    private ExpertRows.Tables tables(Function<String, INDArray> table) {
+        return new ExpertRows.Tables(table.apply(RoutedExperts.W_EXPERT_UP),
+                s.activation().isGated() ? table.apply(RoutedExperts.W_EXPERT_GATE) : null,
+                table.apply(RoutedExperts.W_EXPERT_DOWN));
     }
 
     private FeedForwardPass.Weights sharedWeights(HostContext ctx) {
@@ -394,8 +373,10 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
     private static double[] columnMeans(double[] values, int width) {
         double[] mean = new double[width];
         int rows = values.length / width;
-        for (int i = 0; i < values.length; i++) {
-            mean[i % width] += values[i];
+        for (int row = 0; row < values.length; row += width) {
+            for (int e = 0; e < width; e++) {
+                mean[e] += values[row + e];
+            }
         }
         for (int e = 0; e < width; e++) {
             mean[e] /= rows;

@@ -2,6 +2,7 @@ package io.github.dl4jmoe.host;
 
 import java.lang.ref.Reference;
 
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
@@ -33,6 +34,14 @@ final class CpuBlas {
         Reference.reachabilityFence(a.array());
         Reference.reachabilityFence(b.array());
         Reference.reachabilityFence(c.array());
+    }
+
+    /** Zeroes the block's rows, one contiguous range of its buffer. */
+    static void zero(RowBlocks.Block block) {
+        long bytes = (long) block.rows() * block.cols() * block.array().dataType().width();
+        Pointer start = new BytePointer(base(block)).position(firstElement(block) * block.array().dataType().width());
+        Pointer.memset(start, 0, bytes);
+        Reference.reachabilityFence(block.array());
     }
 
     private static FloatPointer floats(RowBlocks.Block block) {

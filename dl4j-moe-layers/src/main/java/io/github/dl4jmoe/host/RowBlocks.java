@@ -64,6 +64,15 @@ public final class RowBlocks {
         return Nd4j.getEnvironment().isCPU() && !Boolean.getBoolean(RowBuffer.FORCE_PORTABLE);
     }
 
+    /** Sets the block's elements to zero. */
+    public static void zero(Block block) {
+        if (rawPath()) {
+            CpuBlas.zero(block);
+        } else {
+            block.view().assign(0);
+        }
+    }
+
     /** {@code c = alpha op(a) op(b) + beta c}, op transposing when asked, as {@code Nd4j.gemm}. */
     public static void gemm(Block a, boolean transposeA, Block b, boolean transposeB, Block c, double alpha,
                             double beta) {

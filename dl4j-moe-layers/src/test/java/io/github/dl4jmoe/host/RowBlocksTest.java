@@ -12,6 +12,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * {@link RowBlocks#gemm} on blocks inside larger arrays, on the CPU path (BLAS on addresses) and the portable path
@@ -71,6 +72,23 @@ class RowBlocksTest {
             RowBlocks.gemm(new Block(Nd4j.ones(DataType.DOUBLE, 4, 2), 0, 0), false,
                     new Block(Nd4j.ones(DataType.DOUBLE, 2, 3), 0, 2), false, new Block(out, 0, 0), 1, 0);
             assertEquals(6.0, out.sumNumber().doubleValue(), portable);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DataType.class, names = {"FLOAT", "DOUBLE"})
+    void zeroClearsOnlyTheBlockAlsoInAViewOfALargerBuffer(DataType type) {
+        for (String portable : new String[] {"false", "true"}) {
+            System.setProperty(RowBuffer.FORCE_PORTABLE, portable);
+            INDArray buffer = Nd4j.ones(type, 1, 2 + 3 * 4 * 5);
+            INDArray table = buffer.get(NDArrayIndex.point(0), NDArrayIndex.interval(2, 2 + 60))
+                    .reshape('c', 3, 4, 5);                                   // a view, as a parameter view is
+            RowBlocks.zero(Block.slice(table, 1));
+            for (int e = 0; e < 3; e++) {
+                assertEquals(e == 1 ? 0.0 : 20.0, table.slice(e).sumNumber().doubleValue(), "slice " + e + ", "
+                        + portable);
+            }
+            assertEquals(2 + 40.0, buffer.sumNumber().doubleValue(), "the elements before the view, " + portable);
         }
     }
 

@@ -9,17 +9,16 @@ import io.github.dl4jmoe.layers.MoeFeedForward;
 import io.github.dl4jmoe.routing.Router;
 import io.github.dl4jmoe.routing.TopKRouter;
 import io.github.dl4jmoe.routing.TopPRouter;
+import org.deeplearning4j.nn.api.Layer;
 import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.conf.inputs.InputType;
-import org.deeplearning4j.nn.conf.layers.OutputLayer;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.nd4j.linalg.activations.Activation;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.learning.config.Sgd;
-import org.nd4j.linalg.lossfunctions.LossFunctions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -28,7 +27,9 @@ import picocli.CommandLine.Spec;
 /**
  * Forward + backward time of {@link MoeFeedForward} with token dispatch (only the selected experts run) against the
  * same layer computing every expert on every token (same weights), and against a {@link DenseFeedForward} whose
- * hidden width equals the active expert width (k x expert hidden), alternating in one run.
+ * hidden width equals the active expert width (k x expert hidden), alternating in one run. Each is timed as
+ * {@code moe_torch.py} times its layers: the layer alone (DL4J's {@code Layer.activate} in training mode, then
+ * {@code backpropGradient} of a gradient of ones, as {@code y.sum().backward()}), not the network around it.
  */
 @Command(name = "moe", mixinStandardHelpOptions = true,
         description = "MoE layer: dispatch to the selected experts vs computing all experts densely.")
@@ -49,8 +50,8 @@ public final class MoeBench implements Callable<Integer> {
     int expertHidden;
     @Option(names = "--steps", defaultValue = "10", description = "timed steps per variant (default: ${DEFAULT-VALUE})")
     int steps;
-    @Option(names = "--warmup", defaultValue = "3", description = "untimed steps per variant "
-            + "(default: ${DEFAULT-VALUE})")
+    @Option(names = "--warmup", defaultValue = "30", description = "untimed steps per variant, until the JIT has "
+            + "compiled the host loops (default: ${DEFAULT-VALUE})")
     int warmup;
     @Spec
     CommandSpec spec;
@@ -83,28 +84,32 @@ public final class MoeBench implements Callable<Integer> {
                 .dFf((long) (topP == null ? topK : 1) * expertHidden).activation(FfnActivation.SWIGLU).hasBias(false)
                 .build());
         INDArray x = Nd4j.randn(DataType.FLOAT, tokens, dim);
-        INDArray y = Nd4j.randn(DataType.FLOAT, tokens, dim);
+        INDArray ones = Nd4j.ones(DataType.FLOAT, tokens, dim);
         for (MultiLayerNetwork net : new MultiLayerNetwork[] {dispatch, dense, activeWidth}) {
-            net.setInput(x);
-            net.setLabels(y);
+            net.initGradientsView();                       // the layer writes its gradients into the net's views
             for (int i = 0; i < warmup; i++) {
-                net.computeGradientAndScore();
+                time(net, x, ones);
             }
         }
         long dispatchNanos = 0;
         long denseNanos = 0;
         long activeWidthNanos = 0;
         for (int i = 0; i < steps; i++) {      // alternate so all see the same machine load
-            dispatchNanos += time(dispatch);
-            denseNanos += time(dense);
-            activeWidthNanos += time(activeWidth);
+            dispatchNanos += time(dispatch, x, ones);
+            denseNanos += time(dense, x, ones);
+            activeWidthNanos += time(activeWidth, x, ones);
         }
         return new Result(dispatchNanos / 1e6 / steps, denseNanos / 1e6 / steps, activeWidthNanos / 1e6 / steps);
     }
 
-    private static long time(MultiLayerNetwork net) {
+    /** One forward + backward pass of the network's first layer, the one measured. */
+    private static long time(MultiLayerNetwork net, INDArray x, INDArray outputGradient) {
+        Layer layer = net.getLayer(0);
+        LayerWorkspaceMgr noWorkspaces = LayerWorkspaceMgr.noWorkspaces();
         long start = System.nanoTime();
-        net.computeGradientAndScore();
+        layer.setInput(x, noWorkspaces);
+        layer.activate(true, noWorkspaces);
+        layer.backpropGradient(outputGradient, noWorkspaces);
         return System.nanoTime() - start;
     }
 
@@ -117,13 +122,12 @@ public final class MoeBench implements Callable<Integer> {
                 .denseCompute(allExperts).build());
     }
 
+    /** A network of the one layer: it holds the layer's parameters and gradient views. */
     private MultiLayerNetwork network(org.deeplearning4j.nn.conf.layers.Layer block) {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder()
                 .seed(1).dataType(DataType.FLOAT).updater(new Sgd(1e-3))
                 .list()
                 .layer(block)
-                .layer(new OutputLayer.Builder(LossFunctions.LossFunction.MSE).nOut(dim)
-                        .activation(Activation.IDENTITY).build())
                 .setInputType(InputType.feedForward(dim))
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
@@ -142,7 +146,7 @@ public final class MoeBench implements Callable<Integer> {
         require(expertHidden >= 1, "--expert-hidden must be at least 1, got " + expertHidden + " (try 64)");
         require(steps >= 1, "--steps must be at least 1, got " + steps + " (the times are means over the steps; "
                 + "try 10)");
-        require(warmup >= 0, "--warmup must be 0 or more, got " + warmup + " (try 3)");
+        require(warmup >= 0, "--warmup must be 0 or more, got " + warmup + " (try 30)");
     }
 
     private void require(boolean ok, String message) {
