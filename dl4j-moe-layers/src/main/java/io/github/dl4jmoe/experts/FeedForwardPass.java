@@ -1,10 +1,12 @@
 package io.github.dl4jmoe.experts;
 
+import static io.github.dl4jmoe.host.ThreadedGemm.gemm;
+
 import io.github.dl4jmoe.host.ScratchArrays;
+import io.github.dl4jmoe.host.ThreadedGemm;
 import io.github.dl4jmoe.ops.HiddenActivation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * One feed-forward block on rows, eagerly, with its backward pass: the unit a dense layer, a shared expert and every
@@ -73,29 +75,29 @@ public final class FeedForwardPass {
         DataType type = dOutput.dataType();
         long m = dOutput.size(0);
         long h = w.up().size(1);
-        INDArray dDown = Nd4j.gemm(f.hidden(), dOutput, scratch.get("dDown", type, w.down().shape()), true, false,
+        INDArray dDown = gemm(f.hidden(), dOutput, scratch.get("dDown", type, w.down().shape()), true, false,
                 1.0, 0.0);
-        INDArray dHidden = Nd4j.gemm(dOutput, w.down(), scratch.rows("dHidden", type, m, h), false, true, 1.0, 0.0);
+        INDArray dHidden = gemm(dOutput, w.down(), scratch.rows("dHidden", type, m, h), false, true, 1.0, 0.0);
         INDArray dUpPre = scratch.rows("dUpPre", type, m, h);
         INDArray dGatePre = activation.isGated() ? scratch.rows("dGatePre", type, m, h) : null;
         activation.backward(f.up(), f.gate(), f.aux(), dHidden, dUpPre, dGatePre, scratch.rows("tmp", type, m, h));
-        INDArray dUp = Nd4j.gemm(f.x(), dUpPre, scratch.get("dUp", type, w.up().shape()), true, false, 1.0, 0.0);
-        INDArray dx = Nd4j.gemm(dUpPre, w.up(), scratch.rows("dx", type, m, w.up().size(0)), false, true, 1.0, 0.0);
+        INDArray dUp = gemm(f.x(), dUpPre, scratch.get("dUp", type, w.up().shape()), true, false, 1.0, 0.0);
+        INDArray dx = gemm(dUpPre, w.up(), scratch.rows("dx", type, m, w.up().size(0)), false, true, 1.0, 0.0);
         INDArray dGate = null;
         if (dGatePre != null) {
-            dGate = Nd4j.gemm(f.x(), dGatePre, scratch.get("dGate", type, w.gate().shape()), true, false, 1.0, 0.0);
-            Nd4j.gemm(dGatePre, w.gate(), dx, false, true, 1.0, 1.0);
+            dGate = gemm(f.x(), dGatePre, scratch.get("dGate", type, w.gate().shape()), true, false, 1.0, 0.0);
+            gemm(dGatePre, w.gate(), dx, false, true, 1.0, 1.0);
         }
         return new Gradients(dx, dUp, dGate, dDown, biasGradient(w.upBias(), dUpPre),
                 biasGradient(w.gateBias(), dGatePre), biasGradient(w.downBias(), dOutput));
     }
 
     private static INDArray affine(INDArray x, INDArray w, INDArray bias, INDArray out) {
-        Nd4j.gemm(x, w, out, false, false, 1.0, 0.0);
+        gemm(x, w, out, false, false, 1.0, 0.0);
         return bias == null ? out : out.addiRowVector(bias);
     }
 
     private static INDArray biasGradient(INDArray bias, INDArray dPre) {
-        return bias == null ? null : dPre.sum(true, 0);
+        return bias == null ? null : ThreadedGemm.columnSums(dPre);
     }
 }

@@ -43,6 +43,24 @@ public final class PortableRows extends RowBuffer {
     }
 
     @Override
+    public void getFloats(long r, float[] out) {
+        requireFloat();
+        long at = start(r);
+        for (int j = 0; j < width(); j++) {
+            out[j] = data.getFloat(at + j);
+        }
+    }
+
+    @Override
+    public void putFloats(long r, float[] row) {
+        requireFloat();
+        long at = start(r);
+        for (int j = 0; j < width(); j++) {
+            data.put(at + j, row[j]);
+        }
+    }
+
+    @Override
     public double get(long r, int column) {
         long at = start(r) + checked(column);
         return isFloat ? data.getFloat(at) : data.getDouble(at);

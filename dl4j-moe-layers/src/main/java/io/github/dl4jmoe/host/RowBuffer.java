@@ -158,6 +158,24 @@ public class RowBuffer {
         }
     }
 
+    /** Copies row {@code r} of a FLOAT array into {@code out}, as floats. */
+    public void getFloats(long r, float[] out) {
+        requireFloat();
+        copy(null, rowAddress(r), out, FLOAT_ARRAY_BASE, (long) width * Float.BYTES);
+    }
+
+    /** Writes {@code row} into row {@code r} of a FLOAT array. */
+    public void putFloats(long r, float[] row) {
+        requireFloat();
+        copy(row, FLOAT_ARRAY_BASE, null, rowAddress(r), (long) width * Float.BYTES);
+    }
+
+    void requireFloat() {
+        if (!isFloat) {
+            throw new IllegalStateException("RowBuffer: float rows of a DOUBLE array");
+        }
+    }
+
     /** Element {@code column} of row {@code r}. */
     public double get(long r, int column) {
         long at = elementAddress(r, column);

@@ -1,5 +1,6 @@
 package io.github.dl4jmoe.ops;
 
+import io.github.dl4jmoe.host.FloatCdf;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -99,8 +100,15 @@ public enum HiddenActivation {
         }
     }
 
-    /** {@code Phi(x) = 0.5 (1 + erf(x / sqrt 2))}, written into and returning {@code out}. */
+    /**
+     * {@code Phi(x) = 0.5 (1 + erf(x / sqrt 2))}, written into and returning {@code out}: in Java for FLOAT matrices on
+     * the CPU backend ({@link FloatCdf}, float rounding), with ND4J's erf otherwise.
+     */
     private static INDArray cdf(INDArray x, INDArray out) {
+        if (FloatCdf.serves(x, out)) {
+            FloatCdf.apply(x, out);
+            return out;
+        }
         out.assign(x).muli(SQRT_HALF);
         Nd4j.exec(new Erf(out, out));
         return out.addi(1.0).muli(0.5);

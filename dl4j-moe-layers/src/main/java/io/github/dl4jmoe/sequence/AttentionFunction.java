@@ -1,5 +1,7 @@
 package io.github.dl4jmoe.sequence;
 
+import static io.github.dl4jmoe.host.ThreadedGemm.gemm;
+
 import java.util.Map;
 
 import io.github.dl4jmoe.host.HostArrays;
@@ -7,6 +9,7 @@ import io.github.dl4jmoe.host.HostContext;
 import io.github.dl4jmoe.host.HostFunction;
 import io.github.dl4jmoe.host.HostResult;
 import io.github.dl4jmoe.host.ScratchArrays;
+import io.github.dl4jmoe.host.ThreadedGemm;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
@@ -156,7 +159,7 @@ final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
     /** {@code rows W [+ b]}, in the scratch array {@code name}. */
     private INDArray project(HostContext ctx, INDArray rows, String weight, String bias, String name) {
         INDArray w = ctx.param(weight);
-        INDArray y = Nd4j.gemm(rows, w, scratch.get(name, rows.dataType(), rows.size(0), w.size(1)), false, false,
+        INDArray y = gemm(rows, w, scratch.get(name, rows.dataType(), rows.size(0), w.size(1)), false, false,
                 1.0, 0.0);
         return hasBias ? y.addiRowVector(ctx.param(bias)) : y;
     }
@@ -165,11 +168,11 @@ final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
     private INDArray backProject(HostContext ctx, INDArray rows, INDArray dy, String weight, String bias,
                                  String name) {
         INDArray w = ctx.param(weight);
-        ctx.gradient(weight).assign(Nd4j.gemm(rows, dy, scratch.get("g" + name, dy.dataType(), w.shape()), true,
+        ctx.gradient(weight).assign(gemm(rows, dy, scratch.get("g" + name, dy.dataType(), w.shape()), true,
                 false, 1.0, 0.0));
         if (hasBias) {
-            ctx.gradient(bias).assign(dy.sum(true, 0));
+            ctx.gradient(bias).assign(ThreadedGemm.columnSums(dy));
         }
-        return Nd4j.gemm(dy, w, scratch.get(name, dy.dataType(), dy.size(0), w.size(0)), false, true, 1.0, 0.0);
+        return gemm(dy, w, scratch.get(name, dy.dataType(), dy.size(0), w.size(0)), false, true, 1.0, 0.0);
     }
 }
