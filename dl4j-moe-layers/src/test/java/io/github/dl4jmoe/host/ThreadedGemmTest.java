@@ -1,0 +1,56 @@
+package io.github.dl4jmoe.host;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * {@link ThreadedGemm} against {@code Nd4j.gemm} in double precision: rows split ({@code a b}, {@code a b^T}), the
+ * shared dimension split ({@code a^T b}, with beta 0 and 1), one call ({@code a^T b^T}, small products, the portable
+ * path), on 2 and 3 threads; and the column sums.
+ */
+class ThreadedGemmTest {
+
+    @AfterEach
+    void defaults() {
+        System.clearProperty(Parallelism.PROPERTY);
+        System.clearProperty(RowBuffer.FORCE_PORTABLE);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"2", "3", "portable"})
+    void agreesWithOneNd4jCall(String setting) {
+        boolean portable = setting.equals("portable");
+        System.setProperty(Parallelism.PROPERTY, portable ? "2" : setting);
+        System.setProperty(RowBuffer.FORCE_PORTABLE, String.valueOf(portable));
+        Nd4j.getRandom().setSeed(9);
+        int m = 301;
+        int k = 97;
+        int n = 113;                                         // m k n above ThreadedGemm.MIN_WORK
+        assertTrue((long) m * k * n >= ThreadedGemm.MIN_WORK);
+        for (boolean ta : new boolean[] {false, true}) {
+            for (boolean tb : new boolean[] {false, true}) {
+                for (double beta : new double[] {0, 1}) {
+                    INDArray a = ta ? Nd4j.randn(DataType.DOUBLE, k, m) : Nd4j.randn(DataType.DOUBLE, m, k);
+                    INDArray b = tb ? Nd4j.randn(DataType.DOUBLE, n, k) : Nd4j.randn(DataType.DOUBLE, k, n);
+                    INDArray start = Nd4j.randn(DataType.DOUBLE, m, n);
+                    INDArray expected = Nd4j.gemm(a, b, start.dup(), ta, tb, 0.5, beta);
+                    INDArray c = start.dup();
+                    assertSame(c, ThreadedGemm.gemm(a, b, c, ta, tb, 0.5, beta));
+                    assertArrayEquals(expected.data().asDouble(), c.data().asDouble(), 1e-12,
+                            "ta=" + ta + " tb=" + tb + " beta=" + beta + ", " + setting);
+                }
+            }
+        }
+        INDArray x = Nd4j.randn(DataType.DOUBLE, 5000, 7);
+        assertArrayEquals(x.sum(true, 0).data().asDouble(), ThreadedGemm.columnSums(x).data().asDouble(), 1e-10,
+                "column sums, " + setting);
+    }
+}
