@@ -14,9 +14,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * Every routed expert's feed-forward block, eagerly, on one matrix of rows: the kept (token, expert) pairs sorted by
  * expert, expert e on rows {@code [start(e), start(e + 1))}. Each expert's products run on its blocks of rows
- * ({@link RowBlocks}); the activation and its backward pass run once on all rows. A step thus costs 3 products per
- * expert forward and 6 backward (gated; 2 and 4 otherwise) and a fixed number of other operations, where one
- * {@link FeedForwardPass} per expert also paid its activation's, copies' and gradient slices' operations per expert.
+ * ({@link RowBlocks}), the experts split over threads; the activation and its backward pass run once on all rows. A
+ * step thus costs 3 products per expert forward and 6 backward (gated; 2 and 4 otherwise) and a fixed number of other
+ * operations, where one {@link FeedForwardPass} per expert also paid its activation's, copies' and gradient slices'
+ * operations per expert.
  * <pre>
  *   up_r = x_r W_up[e], gate_r = x_r W_gate[e], hidden_r = act(up_r, gate_r), y_r = hidden_r W_down[e]   (r of e)
  * </pre>

@@ -1,5 +1,7 @@
 package io.github.dl4jmoe.experts;
 
+import static io.github.dl4jmoe.host.ThreadedGemm.gemm;
+
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Function;
@@ -26,8 +28,8 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  * any) and gates on the host; per output group, the selected (token, expert) pairs grouped by expert in token order,
  * pairs beyond an expert's capacity dropped ({@link TokenDispatch}'s rule); the kept pairs' rows are gathered sorted
  * by expert and each expert runs once on its block of them ({@link ExpertRows}), and its gated rows are added into
- * the tokens' output columns; then the optional concat projection and shared expert. The auxiliary losses and
- * statistics are those of the graph.
+ * the tokens' output columns, token by token ({@link KeptPairs}); then the optional concat projection and shared
+ * expert. The auxiliary losses and statistics are those of the graph.
  *
  * <p>Backward mirrors it: each expert's block gets its gated output gradient, the gates get
  * {@code dL/dg[t, e] = dL/dy[t] . expert_e(x_t)}, and the router logits receive the gates' gradient through the
@@ -47,8 +49,7 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
 
     /**
      * What the forward pass keeps for the backward pass: the kept pairs' tokens sorted by expert and the experts'
-     * pass on their rows (null when no pair was kept), and the copy of the expert tables (parameters change only
-     * after the backward pass, so it need not be copied twice per step).
+     * pass on their rows (null when no pair was kept), and the expert tables it ran with ({@link #expertTables}).
      */
     public record Saved(double[] logits, double[] probabilities, double[] selected, double[] gates, KeptPairs pairs,
                         ExpertRows.Forward experts, INDArray routed, FeedForwardPass.Forward shared, INDArray mix,
@@ -61,9 +62,9 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
         int n = (int) x.size(0);
         int experts = (int) s.numExperts();
         int nOut = (int) s.nOut();
-        int width = (int) s.groupWidth();
         Router router = s.router();
-        double[] logits = HostArrays.toDoubles(x.mmul(ctx.param(RoutedExperts.W_ROUTER)));   // [n, E]
+        double[] logits = HostArrays.toDoubles(gemm(x, ctx.param(RoutedExperts.W_ROUTER),
+                Nd4j.createUninitialized(x.dataType(), n, experts), false, false, 1.0, 0.0));      // [n, E]
         double[] probabilities = RowSoftmax.of(logits, experts);
         double[] bias = s.expertBias() ? HostArrays.toDoubles(ctx.param(RoutedExperts.EXPERT_BIAS)) : null;  // [E]
         double[] selected = router.select(logits, probabilities, bias, experts);
@@ -158,8 +159,9 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
         }
         double[] dLogits = logitGradients(saved, dGates, n, ctx.auxScale());
         INDArray dl = HostArrays.fromDoubles(dLogits, x.dataType(), n, experts);
-        ctx.gradient(RoutedExperts.W_ROUTER).assign(x.transpose().mmul(dl));
-        Nd4j.gemm(dl, ctx.param(RoutedExperts.W_ROUTER), dx, false, true, 1.0, 1.0);
+        ctx.gradient(RoutedExperts.W_ROUTER).assign(gemm(x, dl, Nd4j.createUninitialized(x.dataType(), x.size(1),
+                experts), true, false, 1.0, 0.0));
+        gemm(dl, ctx.param(RoutedExperts.W_ROUTER), dx, false, true, 1.0, 1.0);
         return new INDArray[] {dx};
     }
 
