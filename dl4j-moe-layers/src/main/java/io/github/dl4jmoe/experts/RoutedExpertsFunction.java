@@ -72,7 +72,8 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
 
         Dispatch dispatch = dispatch(selected, n);
         KeptPairs pairs = dispatch.pairs();
-        INDArray routed = Nd4j.zeros(x.dataType(), n, nOut);
+        INDArray routed = pairs.size() > 0 ? Nd4j.createUninitialized(x.dataType(), n, nOut)    // combine: every row
+                : Nd4j.zeros(x.dataType(), n, nOut);
         ExpertRows.Tables tables = expertTables(ctx);
         ExpertRows.Forward pass = null;
         if (pairs.size() > 0) {

@@ -1,18 +1,36 @@
 package io.github.dl4jmoe.host;
 
+import java.util.stream.IntStream;
+
 /** Softmax over consecutive groups of values in a Java array, for host code (router probabilities, PEER's gates). */
 public final class RowSoftmax {
 
     private RowSoftmax() {
     }
 
+    /** Below this many values the rows are computed in the calling thread alone. */
+    private static final int MIN_PARALLEL = 1 << 16;
+
     /**
      * {@code exp(v_i - max) / sum_j exp(v_j - max)} within each group of {@code width} consecutive values (a row of a
-     * row-major matrix); a new array.
+     * row-major matrix); a new array. Large inputs split their rows over {@link Parallelism#threads()} threads (each
+     * row is computed the same way in any thread).
      */
     public static double[] of(double[] values, int width) {
         double[] p = new double[values.length];
-        for (int row = 0; row < values.length; row += width) {
+        int rows = values.length / width;
+        int parts = values.length < MIN_PARALLEL ? 1 : Math.min(Parallelism.threads(), rows);
+        if (parts <= 1) {
+            rows(values, width, p, 0, rows);
+        } else {
+            IntStream.range(0, parts).parallel().forEach(part -> rows(values, width, p,
+                    Parallelism.bound(rows, part, parts), Parallelism.bound(rows, part + 1, parts)));
+        }
+        return p;
+    }
+
+    private static void rows(double[] values, int width, double[] p, int from, int to) {
+        for (int row = from * width; row < to * width; row += width) {
             double max = Double.NEGATIVE_INFINITY;
             for (int i = row; i < row + width; i++) {
                 max = Math.max(max, values[i]);
@@ -26,6 +44,5 @@ public final class RowSoftmax {
                 p[i] /= sum;
             }
         }
-        return p;
     }
 }
