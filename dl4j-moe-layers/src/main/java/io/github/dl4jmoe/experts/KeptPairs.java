@@ -6,6 +6,7 @@ import java.util.stream.IntStream;
 
 import io.github.dl4jmoe.host.Parallelism;
 import io.github.dl4jmoe.host.RowBuffer;
+import io.github.dl4jmoe.host.RowMath;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -132,7 +133,7 @@ final class KeptPairs {
                         }
                         dOutRows.put(r, grad);
                         outRows.get(r, row);
-                        dGates[pair] = dot(dyRow, column, row);
+                        dGates[pair] = RowMath.dot(dyRow, column, row);
                     }
                 }
             };
@@ -167,28 +168,6 @@ final class KeptPairs {
         });
         Reference.reachabilityFence(rows);
         Reference.reachabilityFence(target);
-    }
-
-    /**
-     * {@code a[from ..] . b} in four interleaved partial sums: a single running sum waits on each addition's latency
-     * (only the order of the additions differs).
-     */
-    private static double dot(double[] a, int from, double[] b) {
-        double s0 = 0;
-        double s1 = 0;
-        double s2 = 0;
-        double s3 = 0;
-        int c = 0;
-        for (; c + 3 < b.length; c += 4) {
-            s0 += a[from + c] * b[c];
-            s1 += a[from + c + 1] * b[c + 1];
-            s2 += a[from + c + 2] * b[c + 2];
-            s3 += a[from + c + 3] * b[c + 3];
-        }
-        for (; c < b.length; c++) {
-            s0 += a[from + c] * b[c];
-        }
-        return (s0 + s1) + (s2 + s3);
     }
 
     /** A thread's loop over tokens {@code [from, to)}, with the buffers it made for itself. */

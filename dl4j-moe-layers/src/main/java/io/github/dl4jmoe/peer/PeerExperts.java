@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.function.Consumer;
 
 import io.github.dl4jmoe.host.RowBuffer;
+import io.github.dl4jmoe.host.RowMath;
 import io.github.dl4jmoe.ops.HiddenActivation;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -100,7 +101,7 @@ public final class PeerExperts implements ExpertComputation {
                 downRows.get(groups.expert(g), u);
                 for (int i = groups.start(g); i < groups.start(g + 1); i++) {
                     int p = groups.slot(i);
-                    pre[p] = dot(x, p / slots * nIn, u);
+                    pre[p] = RowMath.dot(x, p / slots * nIn, u);
                 }
             }
         });
@@ -159,7 +160,7 @@ public final class PeerExperts implements ExpertComputation {
                 for (int i = groups.start(g); i < groups.start(g + 1); i++) {
                     int p = groups.slot(i);
                     int t = p / slots;
-                    double ev = dot(epsilon, t * nOut, v);
+                    double ev = RowMath.dot(epsilon, t * nOut, v);
                     gateGrads[p] = act[p] * ev;
                     double preGrad = gates[p] * slope[p] * ev;
                     double upCoefficient = gates[p] * act[p];
@@ -186,25 +187,6 @@ public final class PeerExperts implements ExpertComputation {
         Gradients grads = backward(x, gates, forward, epsilon, tables);
         gateGradients.accept(grads.gates());
         return grads;
-    }
-
-    /** {@code a[from..] . b}, in four independent sums so the additions pipeline. */
-    private static double dot(double[] a, int from, double[] b) {
-        double s0 = 0;
-        double s1 = 0;
-        double s2 = 0;
-        double s3 = 0;
-        int j = 0;
-        for (; j + 3 < b.length; j += 4) {
-            s0 += a[from + j] * b[j];
-            s1 += a[from + j + 1] * b[j + 1];
-            s2 += a[from + j + 2] * b[j + 2];
-            s3 += a[from + j + 3] * b[j + 3];
-        }
-        for (; j < b.length; j++) {
-            s0 += a[from + j] * b[j];
-        }
-        return (s0 + s1) + (s2 + s3);
     }
 
     private void checkLengths(double[] x, double[] gates) {
