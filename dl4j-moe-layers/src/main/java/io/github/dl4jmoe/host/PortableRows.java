@@ -44,7 +44,7 @@ public final class PortableRows extends RowBuffer {
 
     @Override
     public void getFloats(long r, float[] out) {
-        requireFloat();
+        requireFloats(out);
         long at = start(r);
         for (int j = 0; j < width(); j++) {
             out[j] = data.getFloat(at + j);
@@ -53,7 +53,7 @@ public final class PortableRows extends RowBuffer {
 
     @Override
     public void putFloats(long r, float[] row) {
-        requireFloat();
+        requireFloats(row);
         long at = start(r);
         for (int j = 0; j < width(); j++) {
             data.put(at + j, row[j]);

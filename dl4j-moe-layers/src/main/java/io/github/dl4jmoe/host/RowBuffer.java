@@ -158,21 +158,26 @@ public class RowBuffer {
         }
     }
 
-    /** Copies row {@code r} of a FLOAT array into {@code out}, as floats. */
+    /** Copies row {@code r} of a FLOAT array into {@code out} (at least {@link #width()} long), as floats. */
     public void getFloats(long r, float[] out) {
-        requireFloat();
+        requireFloats(out);
         copy(null, rowAddress(r), out, FLOAT_ARRAY_BASE, (long) width * Float.BYTES);
     }
 
-    /** Writes {@code row} into row {@code r} of a FLOAT array. */
+    /** Writes the first {@link #width()} values of {@code row} into row {@code r} of a FLOAT array. */
     public void putFloats(long r, float[] row) {
-        requireFloat();
+        requireFloats(row);
         copy(row, FLOAT_ARRAY_BASE, null, rowAddress(r), (long) width * Float.BYTES);
     }
 
-    void requireFloat() {
+    /** The checks of the float row methods: a raw copy must not run past the Java array. */
+    void requireFloats(float[] row) {
         if (!isFloat) {
             throw new IllegalStateException("RowBuffer: float rows of a DOUBLE array");
+        }
+        if (row.length < width) {
+            throw new IllegalArgumentException("RowBuffer: a row of " + width + " values, got an array of "
+                    + row.length);
         }
     }
 

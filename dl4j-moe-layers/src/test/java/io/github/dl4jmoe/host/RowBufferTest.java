@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -43,6 +44,28 @@ class RowBufferTest {
         assertArrayEquals(new double[] {1, 2, 3}, table.getRow(4).toDoubleVector(), 0.0);
         assertArrayEquals(new double[] {4, 5, 6}, table.getRow(1).toDoubleVector(), 0.0);
         assertEquals(flat.getDouble(0, 7 + 4 * 3 + 2), 3.0, 0.0, "written through to the parameter vector");
+    }
+
+    @Test
+    void rawAndPortableFloatRowsAgreeOnAViewAndRefuseWhatWouldOverrun() {
+        INDArray flat = Nd4j.rand(DataType.FLOAT, 1, 7 + 5 * 3);
+        INDArray table = flat.get(NDArrayIndex.point(0), NDArrayIndex.interval(7, 7 + 15)).reshape('c', 5, 3);
+        for (RowBuffer rows : new RowBuffer[] {new RowBuffer(table), new PortableRows(table)}) {
+            String path = rows.getClass().getSimpleName();
+            float[] row = new float[3];
+            rows.getFloats(2, row);
+            assertArrayEquals(table.getRow(2).toFloatVector(), row, 0f, path);
+            rows.putFloats(3, new float[] {7, 8, 9});
+            assertArrayEquals(new float[] {7, 8, 9}, table.getRow(3).toFloatVector(), 0f, path);
+            IllegalArgumentException shortRow = assertThrows(IllegalArgumentException.class,
+                    () -> rows.getFloats(0, new float[2]));
+            assertEquals("RowBuffer: a row of 3 values, got an array of 2", shortRow.getMessage(), path);
+            assertThrows(IllegalArgumentException.class, () -> rows.putFloats(0, new float[2]), path);
+        }
+        RowBuffer doubles = RowBuffer.of(Nd4j.rand(DataType.DOUBLE, 2, 3));
+        IllegalStateException type = assertThrows(IllegalStateException.class,
+                () -> doubles.getFloats(0, new float[3]));
+        assertEquals("RowBuffer: float rows of a DOUBLE array", type.getMessage());
     }
 
     @ParameterizedTest
