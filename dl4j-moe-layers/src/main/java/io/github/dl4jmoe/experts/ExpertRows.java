@@ -1,7 +1,6 @@
 package io.github.dl4jmoe.experts;
 
 import java.util.function.IntConsumer;
-import java.util.stream.IntStream;
 
 import io.github.dl4jmoe.host.Parallelism;
 import io.github.dl4jmoe.host.RowBlocks;
@@ -138,24 +137,9 @@ final class ExpertRows {
         int experts = starts.length - 1;
         int rows = starts[experts];
         int parts = Math.max(1, Math.min(Parallelism.threads(), Math.min(experts, rows / MIN_ROWS_PER_THREAD)));
-        if (parts == 1) {
-            for (int e = 0; e < experts; e++) {
-                perExpert.accept(e);
-            }
-            return;
-        }
-        int[] firstExpert = new int[parts + 1];
-        for (int part = 1; part < parts; part++) {           // the first expert whose rows begin at or past the cut
-            int cut = Parallelism.bound(rows, part, parts);
-            int e = firstExpert[part - 1];
-            while (e < experts && starts[e] < cut) {
-                e++;
-            }
-            firstExpert[part] = e;
-        }
-        firstExpert[parts] = experts;
-        IntStream.range(0, parts).parallel().forEach(part -> {
-            for (int e = firstExpert[part]; e < firstExpert[part + 1]; e++) {
+        int[] bounds = Parallelism.groupBounds(starts, experts, parts);
+        Parallelism.inParts(parts, part -> {
+            for (int e = bounds[part]; e < bounds[part + 1]; e++) {
                 perExpert.accept(e);
             }
         });

@@ -2,7 +2,6 @@ package io.github.dl4jmoe.experts;
 
 import java.lang.ref.Reference;
 import java.util.Arrays;
-import java.util.stream.IntStream;
 
 import io.github.dl4jmoe.host.Parallelism;
 import io.github.dl4jmoe.host.RowBuffer;
@@ -186,11 +185,6 @@ final class KeptPairs {
     private void inParallel(PerThread loop) {
         int n = tokenStarts.length - 1;
         int parts = Math.max(1, Math.min(Parallelism.threads(), n / MIN_TOKENS_PER_THREAD));
-        if (parts == 1) {
-            loop.start().run(0, n);
-            return;
-        }
-        IntStream.range(0, parts).parallel().forEach(part -> loop.start()
-                .run(Parallelism.bound(n, part, parts), Parallelism.bound(n, part + 1, parts)));
+        Parallelism.inRanges(n, parts, (part, from, to) -> loop.start().run(from, to));
     }
 }

@@ -1,7 +1,5 @@
 package io.github.dl4jmoe.host;
 
-import java.util.stream.IntStream;
-
 /** Softmax over consecutive groups of values in a Java array, for host code (router probabilities, PEER's gates). */
 public final class RowSoftmax {
 
@@ -20,12 +18,7 @@ public final class RowSoftmax {
         double[] p = new double[values.length];
         int rows = values.length / width;
         int parts = values.length < MIN_PARALLEL ? 1 : Math.min(Parallelism.threads(), rows);
-        if (parts <= 1) {
-            rows(values, width, p, 0, rows);
-        } else {
-            IntStream.range(0, parts).parallel().forEach(part -> rows(values, width, p,
-                    Parallelism.bound(rows, part, parts), Parallelism.bound(rows, part + 1, parts)));
-        }
+        Parallelism.inRanges(rows, parts, (part, from, to) -> rows(values, width, p, from, to));
         return p;
     }
 

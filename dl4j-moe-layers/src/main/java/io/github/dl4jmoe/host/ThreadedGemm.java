@@ -1,7 +1,5 @@
 package io.github.dl4jmoe.host;
 
-import java.util.stream.IntStream;
-
 import io.github.dl4jmoe.host.RowBlocks.Block;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -40,12 +38,8 @@ public final class ThreadedGemm {
             return Nd4j.gemm(a, b, c, transposeA, transposeB, alpha, beta);
         }
         if (!transposeA) {
-            IntStream.range(0, parts).parallel().forEach(p -> {
-                int from = Parallelism.bound(m, p, parts);
-                int rows = Parallelism.bound(m, p + 1, parts) - from;
-                RowBlocks.gemm(new Block(a, from, rows), false, whole(b), transposeB, new Block(c, from, rows),
-                        alpha, beta);
-            });
+            Parallelism.inRanges(m, parts, (p, from, to) -> RowBlocks.gemm(new Block(a, from, to - from), false,
+                    whole(b), transposeB, new Block(c, from, to - from), alpha, beta));
             return c;
         }
         INDArray[] partial = new INDArray[parts];                  // part 0 writes c, the others their own arrays
@@ -53,12 +47,8 @@ public final class ThreadedGemm {
         for (int p = 1; p < parts; p++) {
             partial[p] = Nd4j.createUninitialized(c.dataType(), m, n);
         }
-        IntStream.range(0, parts).parallel().forEach(p -> {
-            int from = Parallelism.bound(k, p, parts);
-            int rows = Parallelism.bound(k, p + 1, parts) - from;
-            RowBlocks.gemm(new Block(a, from, rows), true, new Block(b, from, rows), false, whole(partial[p]),
-                    alpha, p == 0 ? beta : 0);
-        });
+        Parallelism.inRanges(k, parts, (p, from, to) -> RowBlocks.gemm(new Block(a, from, to - from), true,
+                new Block(b, from, to - from), false, whole(partial[p]), alpha, p == 0 ? beta : 0));
         for (int p = 1; p < parts; p++) {
             c.addi(partial[p]);
         }

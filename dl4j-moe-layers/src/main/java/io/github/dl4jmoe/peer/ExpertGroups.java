@@ -1,8 +1,5 @@
 package io.github.dl4jmoe.peer;
 
-import java.util.Arrays;
-import java.util.stream.IntStream;
-
 import io.github.dl4jmoe.host.Parallelism;
 
 /**
@@ -86,14 +83,9 @@ final class ExpertGroups {
      */
     double[] inParallel(int width, Part body) {
         int threads = Math.max(1, Math.min(Parallelism.threads(), groups()));
-        int[] bounds = new int[threads + 1];
-        for (int k = 1; k < threads; k++) {                         // the group holding slot k * slots / threads
-            int found = Arrays.binarySearch(starts, Parallelism.bound(slots.length, k, threads));
-            bounds[k] = Math.max(bounds[k - 1], found >= 0 ? found : Math.min(-found - 1, groups()));
-        }
-        bounds[threads] = groups();
+        int[] bounds = Parallelism.groupBounds(starts, groups(), threads);
         double[][] parts = new double[threads][];
-        IntStream.range(0, threads).parallel().forEach(k -> {
+        Parallelism.inParts(threads, k -> {
             parts[k] = new double[width];
             body.run(bounds[k], bounds[k + 1], parts[k]);
         });

@@ -49,7 +49,7 @@ class ThreadedGemmTest {
                 }
             }
         }
-        INDArray x = Nd4j.randn(DataType.DOUBLE, 5000, 7);
+        INDArray x = Nd4j.randn(DataType.DOUBLE, 5000, 450);              // 1 x 5000 x 450: the split path
         assertArrayEquals(x.sum(true, 0).data().asDouble(), ThreadedGemm.columnSums(x).data().asDouble(), 1e-10,
                 "column sums, " + setting);
     }
