@@ -135,7 +135,8 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
         if (pass != null) {
             KeptPairs pairs = saved.pairs();
             INDArray dOutRows = scratch.rows("dOut", x.dataType(), pairs.size(), width);
-            pairs.backward(rowMajor(dRouted), pass.output(), saved.gates(), s.expertsPerGroup(), dOutRows, dGates);
+            pairs.backward(HostArrays.rowMajor(dRouted), pass.output(), saved.gates(), s.expertsPerGroup(), dOutRows,
+                    dGates);
             ExpertRows.Tables direct = RowBlocks.rawPath() ? tables(ctx::gradient) : null;
             ExpertRows.Gradients g = expertRows.backward(saved.tables(), s.activation(), pass, dOutRows, direct);
             if (direct == null) {
@@ -164,10 +165,6 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
                 experts), true, false, 1.0, 0.0));
         gemm(dl, ctx.param(RoutedExperts.W_ROUTER), dx, false, true, 1.0, 1.0);
         return new INDArray[] {dx};
-    }
-
-    private static INDArray rowMajor(INDArray a) {
-        return a.ordering() == 'c' && HostArrays.isRowMajor(a) ? a : a.dup('c');
     }
 
     /**

@@ -46,7 +46,8 @@ public final class FloatCdf {
     /** Whether {@link #apply} serves these arrays: both FLOAT row-major matrices of one shape, on the CPU path. */
     public static boolean serves(INDArray x, INDArray out) {
         return RowBlocks.rawPath() && x.dataType() == DataType.FLOAT && out.dataType() == DataType.FLOAT
-                && x.rank() == 2 && Arrays.equals(x.shape(), out.shape()) && rowMajor(x) && rowMajor(out);
+                && x.rank() == 2 && Arrays.equals(x.shape(), out.shape()) && HostArrays.isCRowMajor(x)
+                && HostArrays.isCRowMajor(out);
     }
 
     /** Writes {@code Phi(x)} into {@code out}, element by element ({@code out} may be {@code x}). */
@@ -77,9 +78,5 @@ public final class FloatCdf {
                 A3), x2, A1);
         float q = Math.fma(Math.fma(Math.fma(Math.fma(B8, x2, B6), x2, B4), x2, B2), x2, B0);
         return x * p / q;
-    }
-
-    private static boolean rowMajor(INDArray a) {
-        return a.ordering() == 'c' && HostArrays.isRowMajor(a);
     }
 }

@@ -87,6 +87,16 @@ public final class HostArrays {
                 && a.data().length() >= a.length();
     }
 
+    /** {@code a} itself when it is a c-order array with its elements in row-major order, else a c-order copy. */
+    public static INDArray rowMajor(INDArray a) {
+        return isCRowMajor(a) ? a : a.dup('c');
+    }
+
+    /** Whether {@code a} is in c order with its elements in row-major order ({@link #isRowMajor}). */
+    public static boolean isCRowMajor(INDArray a) {
+        return a.ordering() == 'c' && isRowMajor(a);
+    }
+
     /**
      * Whether the elements lie in row-major order. Unlike {@code Shape.hasDefaultStridesForShape} this ignores the
      * stride of a dimension of size 1, which M2.1 sets to 1 for some shapes ({@code [6, 1, 1]} gets {@code [1, 1, 1]}).

@@ -28,7 +28,7 @@ public final class RowBlocks {
     public record Block(INDArray array, long first, int rows) {
 
         public Block {
-            if (array.ordering() != 'c' || !HostArrays.isRowMajor(array) || array.rank() < 2) {
+            if (!HostArrays.isCRowMajor(array) || array.rank() < 2) {
                 throw new IllegalArgumentException("RowBlocks: need a row-major matrix or table, got "
                         + array.shapeInfoToString());
             }

@@ -66,7 +66,7 @@ public final class ThreadedGemm {
     }
 
     private static boolean splittable(INDArray x) {
-        return x.rank() == 2 && x.ordering() == 'c' && HostArrays.isRowMajor(x)
+        return x.rank() == 2 && HostArrays.isCRowMajor(x)
                 && (x.dataType() == DataType.FLOAT || x.dataType() == DataType.DOUBLE);
     }
 

@@ -3,11 +3,11 @@ package io.github.dl4jmoe.peer;
 import java.lang.ref.Reference;
 import java.util.stream.IntStream;
 
+import io.github.dl4jmoe.host.HostArrays;
 import io.github.dl4jmoe.host.Parallelism;
 import io.github.dl4jmoe.host.RowBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.api.shape.Shape;
 
 /**
  * Exact top-k over N = n^2 product keys without scoring all N (Lample et al. 2019, "Large Memory Layers with
@@ -39,8 +39,8 @@ public final class ProductKeySearch {
      * @param k          keys returned per query
      */
     public static Result search(INDArray scores1, INDArray scores2, int candidates, int k) {
-        INDArray rows1 = rowMajor(scores1);
-        INDArray rows2 = rowMajor(scores2);
+        INDArray rows1 = HostArrays.rowMajor(scores1);
+        INDArray rows2 = HostArrays.rowMajor(scores2);
         int queries = (int) rows1.size(0);
         int n = (int) rows1.size(1);
         Result out = new Result(new int[queries * k], new double[queries * k]);
@@ -61,10 +61,6 @@ public final class ProductKeySearch {
         Reference.reachabilityFence(rows1);
         Reference.reachabilityFence(rows2);
         return out;
-    }
-
-    private static INDArray rowMajor(INDArray a) {
-        return a.ordering() == 'c' && Shape.hasDefaultStridesForShape(a) ? a : a.dup('c');
     }
 
     /**
