@@ -8,6 +8,7 @@ import io.github.dl4jmoe.host.HostArrays;
 import io.github.dl4jmoe.host.HostContext;
 import io.github.dl4jmoe.host.HostFunction;
 import io.github.dl4jmoe.host.HostResult;
+import io.github.dl4jmoe.host.RowBlocks;
 import io.github.dl4jmoe.host.ScratchArrays;
 import io.github.dl4jmoe.host.ThreadedGemm;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -16,7 +17,7 @@ import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * {@link CausalSelfAttention}'s eager path, as batched ND4J products over the {@code B = mb h} (example, head) pairs:
+ * {@link CausalSelfAttention}'s eager path, as batched products over the {@code B = mb h} (example, head) pairs:
  * <pre>
  *   q, k, v = rows Wq + bq, ...           rows [mb T, d] -> per pair [B, T, dh]
  *   s = q k^T / sqrt(dh) + m              m = 0 for keys u &lt;= t that the mask marks real, -1e9 otherwise   [B, T, T]
@@ -24,8 +25,9 @@ import org.nd4j.linalg.factory.Nd4j;
  * </pre>
  * Backward: {@code dv = a^T dc}, {@code da = dc v^T}, {@code ds = a (da - rowsum(a da)) / sqrt(dh)},
  * {@code dq = ds k}, {@code dk = ds^T q}; then the projections' gradients. A masked query's scores get no bias (all
- * keys forbidden would make M2.1's softmax return NaN); its output and gradients are zero anyway. Products are written
- * into arrays reused from pass to pass: the forward pass's stay valid until the next forward pass.
+ * keys forbidden would make M2.1's softmax return NaN); its output and gradients are zero anyway. On the CPU backend
+ * the softmax and its backward pass run in Java ({@link AttentionSoftmax}). Products are written into arrays reused
+ * from pass to pass: the forward pass's stay valid until the next forward pass.
  */
 final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
 
@@ -63,10 +65,15 @@ final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
                 mb, steps);
         INDArray v = split(project(ctx, rows, CausalSelfAttention.W_VALUE, CausalSelfAttention.B_VALUE, "v"), "vh",
                 mb, steps);
-        INDArray scores = Nd4j.matmul(q, k, scratch.get("scores", type, pairs, steps, steps), false, true, false)
-                .muli(scale).addi(maskBias(HostArrays.toDoubles(inputs[1]), mb, steps, type));
-        INDArray weights = Nd4j.exec(new SoftMax(scores, scores, 2))[0];        // [B, T, T]
-        INDArray context = Nd4j.matmul(weights, v, scratch.get("context", type, pairs, steps, d / heads), false,
+        INDArray weights = ThreadedGemm.batched(q, k, scratch.get("scores", type, pairs, steps, steps), false, true);
+        double[] mask = HostArrays.toDoubles(inputs[1]);
+        if (RowBlocks.rawPath()) {
+            AttentionSoftmax.forward(weights, mask, heads, scale);              // [B, T, T]
+        } else {
+            weights.muli(scale).addi(maskBias(mask, mb, steps, type));
+            Nd4j.exec(new SoftMax(weights, weights, 2));
+        }
+        INDArray context = ThreadedGemm.batched(weights, v, scratch.get("context", type, pairs, steps, d / heads),
                 false, false);
         INDArray merged = merge(context, "merged", mb, steps);                    // [mb T, d]
         INDArray queryMask = inputs[1].reshape(mb * steps, 1);
@@ -89,12 +96,16 @@ final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
                 CausalSelfAttention.B_OUT, "dMerged");
         INDArray dContext = split(dMerged, "dContext", mb, steps);               // [B, T, dh]
         INDArray a = saved.weights();
-        INDArray dv = Nd4j.matmul(a, dContext, scratch.get("dv", type, dContext.shape()), true, false, false);
-        INDArray ds = Nd4j.matmul(dContext, saved.v(), scratch.get("ds", type, a.shape()), false, true, false);
-        INDArray rowDot = scratch.get("dsTmp", type, a.shape()).assign(ds).muli(a).sum(true, 2);
-        ds.subi(rowDot).muli(a).muli(scale);                                     // a (da - rowsum(a da)) / sqrt dh
-        INDArray dq = Nd4j.matmul(ds, saved.k(), scratch.get("dq", type, dContext.shape()), false, false, false);
-        INDArray dk = Nd4j.matmul(ds, saved.q(), scratch.get("dk", type, dContext.shape()), true, false, false);
+        INDArray dv = ThreadedGemm.batched(a, dContext, scratch.get("dv", type, dContext.shape()), true, false);
+        INDArray ds = ThreadedGemm.batched(dContext, saved.v(), scratch.get("ds", type, a.shape()), false, true);
+        if (RowBlocks.rawPath()) {
+            AttentionSoftmax.backward(a, ds, scale);
+        } else {
+            INDArray rowDot = scratch.get("dsTmp", type, a.shape()).assign(ds).muli(a).sum(true, 2);
+            ds.subi(rowDot).muli(a).muli(scale);                                 // a (da - rowsum(a da)) / sqrt dh
+        }
+        INDArray dq = ThreadedGemm.batched(ds, saved.k(), scratch.get("dq", type, dContext.shape()), false, false);
+        INDArray dk = ThreadedGemm.batched(ds, saved.q(), scratch.get("dk", type, dContext.shape()), true, false);
         INDArray rows = saved.rows();
         INDArray dx = backProject(ctx, rows, merge(dq, "dqRows", mb, steps), CausalSelfAttention.W_QUERY,
                 CausalSelfAttention.B_QUERY, "dx");

@@ -14,7 +14,8 @@ import org.nd4j.linalg.factory.Nd4j;
 /**
  * {@link ThreadedGemm} against {@code Nd4j.gemm} in double precision: rows split ({@code a b}, {@code a b^T}), the
  * shared dimension split ({@code a^T b}, with beta 0 and 1), one call ({@code a^T b^T}, small products, the portable
- * path), on 2 and 3 threads; and the column sums.
+ * path), on 2 and 3 threads; the column sums; and the batched products of rank-3 arrays against
+ * {@code Nd4j.matmul}.
  */
 class ThreadedGemmTest {
 
@@ -52,5 +53,32 @@ class ThreadedGemmTest {
         INDArray x = Nd4j.randn(DataType.DOUBLE, 5000, 450);              // 1 x 5000 x 450: the split path
         assertArrayEquals(x.sum(true, 0).data().asDouble(), ThreadedGemm.columnSums(x).data().asDouble(), 1e-10,
                 "column sums, " + setting);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"1", "2", "3", "portable"})
+    void batchedAgreesWithNd4jMatmul(String setting) {
+        boolean portable = setting.equals("portable");
+        System.setProperty(Parallelism.PROPERTY, portable ? "2" : setting);
+        System.setProperty(RowBuffer.FORCE_PORTABLE, String.valueOf(portable));
+        Nd4j.getRandom().setSeed(10);
+        int slices = 48;
+        int m = 37;
+        int k = 29;
+        int n = 43;
+        assertTrue((long) slices * m * n * k >= ThreadedGemm.MIN_WORK, "large enough to be split");
+        for (DataType type : new DataType[] {DataType.DOUBLE, DataType.FLOAT}) {
+            for (boolean ta : new boolean[] {false, true}) {
+                for (boolean tb : new boolean[] {false, true}) {
+                    INDArray a = ta ? Nd4j.randn(type, slices, k, m) : Nd4j.randn(type, slices, m, k);
+                    INDArray b = tb ? Nd4j.randn(type, slices, n, k) : Nd4j.randn(type, slices, k, n);
+                    INDArray expected = Nd4j.matmul(a, b, Nd4j.create(type, slices, m, n), ta, tb, false);
+                    INDArray c = Nd4j.create(type, slices, m, n).assign(Double.NaN);   // every element written
+                    assertSame(c, ThreadedGemm.batched(a, b, c, ta, tb));
+                    assertArrayEquals(expected.data().asDouble(), c.data().asDouble(),
+                            type == DataType.DOUBLE ? 1e-12 : 1e-4, type + " ta=" + ta + " tb=" + tb + ", " + setting);
+                }
+            }
+        }
     }
 }
