@@ -64,7 +64,7 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
         int nOut = (int) s.nOut();
         Router router = s.router();
         double[] logits = HostArrays.toDoubles(gemm(x, ctx.param(RoutedExperts.W_ROUTER),
-                Nd4j.createUninitialized(x.dataType(), n, experts), false, false, 1.0, 0.0));      // [n, E]
+                scratch.rows("logits", x.dataType(), n, experts), false, false, 1.0, 0.0));         // [n, E]
         double[] probabilities = RowSoftmax.of(logits, experts);
         double[] bias = s.expertBias() ? HostArrays.toDoubles(ctx.param(RoutedExperts.EXPERT_BIAS)) : null;  // [E]
         double[] selected = router.select(logits, probabilities, bias, experts);
@@ -72,8 +72,10 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
 
         Dispatch dispatch = dispatch(selected, n);
         KeptPairs pairs = dispatch.pairs();
-        INDArray routed = pairs.size() > 0 ? Nd4j.createUninitialized(x.dataType(), n, nOut)    // combine: every row
-                : Nd4j.zeros(x.dataType(), n, nOut);
+        INDArray routed = scratch.rows("routed", x.dataType(), n, nOut);     // the runtime copies what it hands on
+        if (pairs.size() == 0) {
+            routed.assign(0);                                                // else the combine writes every row
+        }
         ExpertRows.Tables tables = expertTables(ctx);
         ExpertRows.Forward pass = null;
         if (pairs.size() > 0) {
@@ -106,7 +108,7 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
         int experts = (int) s.numExperts();
         int nOut = (int) s.nOut();
         int width = (int) s.groupWidth();
-        INDArray dx = Nd4j.zeros(x.dataType(), x.shape());
+        INDArray dx = scratch.rows("dx", x.dataType(), n, x.size(1)).assign(0);
         if (saved.shared() != null) {
             INDArray dShared = outputGradient;
             if (saved.mix() != null) {
@@ -160,9 +162,8 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
                     ExpertBias.signal(saved.selected(), experts), x.dataType(), 1, experts));
         }
         double[] dLogits = logitGradients(saved, dGates, n, ctx.auxScale());
-        INDArray dl = HostArrays.fromDoubles(dLogits, x.dataType(), n, experts);
-        ctx.gradient(RoutedExperts.W_ROUTER).assign(gemm(x, dl, Nd4j.createUninitialized(x.dataType(), x.size(1),
-                experts), true, false, 1.0, 0.0));
+        INDArray dl = HostArrays.copyInto(dLogits, scratch.rows("dLogits", x.dataType(), n, experts));
+        gemm(x, dl, ctx.gradient(RoutedExperts.W_ROUTER), true, false, 1.0, 0.0);
         gemm(dl, ctx.param(RoutedExperts.W_ROUTER), dx, false, true, 1.0, 1.0);
         return new INDArray[] {dx};
     }
