@@ -25,12 +25,17 @@ class ThreadedGemmTest {
         System.clearProperty(RowBuffer.FORCE_PORTABLE);
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = {"2", "3", "portable"})
-    void agreesWithOneNd4jCall(String setting) {
+    /** A thread count, or {@code portable}: the portable path (on 2 threads). */
+    private static void use(String setting) {
         boolean portable = setting.equals("portable");
         System.setProperty(Parallelism.PROPERTY, portable ? "2" : setting);
         System.setProperty(RowBuffer.FORCE_PORTABLE, String.valueOf(portable));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"2", "3", "portable"})
+    void agreesWithOneNd4jCall(String setting) {
+        use(setting);
         Nd4j.getRandom().setSeed(9);
         int m = 301;
         int k = 97;
@@ -58,9 +63,7 @@ class ThreadedGemmTest {
     @ParameterizedTest
     @ValueSource(strings = {"1", "2", "3", "portable"})
     void batchedAgreesWithNd4jMatmul(String setting) {
-        boolean portable = setting.equals("portable");
-        System.setProperty(Parallelism.PROPERTY, portable ? "2" : setting);
-        System.setProperty(RowBuffer.FORCE_PORTABLE, String.valueOf(portable));
+        use(setting);
         Nd4j.getRandom().setSeed(10);
         int slices = 48;
         int m = 37;
