@@ -8,7 +8,6 @@ import io.github.dl4jmoe.host.HostArrays;
 import io.github.dl4jmoe.host.HostContext;
 import io.github.dl4jmoe.host.HostFunction;
 import io.github.dl4jmoe.host.HostResult;
-import io.github.dl4jmoe.host.RowBlocks;
 import io.github.dl4jmoe.host.ScratchArrays;
 import io.github.dl4jmoe.host.ThreadedGemm;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -67,7 +66,7 @@ final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
                 mb, steps);
         INDArray weights = ThreadedGemm.batched(q, k, scratch.get("scores", type, pairs, steps, steps), false, true);
         double[] mask = HostArrays.toDoubles(inputs[1]);
-        if (RowBlocks.rawPath()) {
+        if (AttentionSoftmax.serves(type)) {
             AttentionSoftmax.forward(weights, mask, heads, scale);              // [B, T, T]
         } else {
             weights.muli(scale).addi(maskBias(mask, mb, steps, type));
@@ -98,7 +97,7 @@ final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
         INDArray a = saved.weights();
         INDArray dv = ThreadedGemm.batched(a, dContext, scratch.get("dv", type, dContext.shape()), true, false);
         INDArray ds = ThreadedGemm.batched(dContext, saved.v(), scratch.get("ds", type, a.shape()), false, true);
-        if (RowBlocks.rawPath()) {
+        if (AttentionSoftmax.serves(type)) {
             AttentionSoftmax.backward(a, ds, scale);
         } else {
             INDArray rowDot = scratch.get("dsTmp", type, a.shape()).assign(ds).muli(a).sum(true, 2);
@@ -163,7 +162,9 @@ final class AttentionFunction implements HostFunction<AttentionFunction.Saved> {
             }
         }
         biasMask = mask;
-        biasArray = HostArrays.copyInto(bias, cached);
+        boolean direct = type == DataType.FLOAT || type == DataType.DOUBLE;
+        biasArray = direct ? HostArrays.copyInto(bias, cached) : cached.assign(HostArrays.fromDoubles(bias, type,
+                cached.shape()));                                                  // FLOAT16, BFLOAT16: a cast copy
         return biasArray;
     }
 

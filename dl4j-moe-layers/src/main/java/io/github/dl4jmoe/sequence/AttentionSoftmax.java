@@ -1,13 +1,15 @@
 package io.github.dl4jmoe.sequence;
 
 import io.github.dl4jmoe.host.Parallelism;
+import io.github.dl4jmoe.host.RowBlocks;
 import io.github.dl4jmoe.host.RowBuffer;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * The attention weights' softmax and its backward pass on the CPU backend, as Java loops over rows of the
  * {@code [mb h, T, T]} scores split over {@link Parallelism#threads()} threads; {@link AttentionFunction} takes the
- * portable ND4J operations on other backends. Per row (pair b h, query t):
+ * portable ND4J operations on other backends and for other data types ({@link #serves}). Per row (pair b h, query t):
  * <pre>
  *   a_tu = exp(s_tu / sqrt(dh) - max) / sum_u' exp(...)   over the keys u that query t may see, 0 for the others
  *   ds_tu = a_tu (da_tu - sum_u' a_tu' da_tu') / sqrt(dh)
@@ -23,6 +25,11 @@ final class AttentionSoftmax {
     private static final int MIN_PARALLEL = 1 << 14;
 
     private AttentionSoftmax() {
+    }
+
+    /** Whether this path serves arrays of {@code type} in this JVM: FLOAT or DOUBLE on the CPU path. */
+    static boolean serves(DataType type) {
+        return RowBlocks.rawPath() && (type == DataType.FLOAT || type == DataType.DOUBLE);
     }
 
     /**

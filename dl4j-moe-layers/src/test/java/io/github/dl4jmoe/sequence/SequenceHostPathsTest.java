@@ -13,6 +13,7 @@ import org.deeplearning4j.nn.conf.layers.RnnOutputLayer;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.common.primitives.Pair;
@@ -95,6 +96,36 @@ class SequenceHostPathsTest {
         assertSamePasses(new CausalSelfAttention.Builder().nHeads(2).build(),
                 () -> System.clearProperty(RowBuffer.FORCE_PORTABLE),
                 () -> System.setProperty(RowBuffer.FORCE_PORTABLE, "true"));
+    }
+
+    /** FLOAT16 arrays take ND4J's softmax on the CPU too (the Java rows are FLOAT or DOUBLE), as on other backends. */
+    @Test
+    void attentionInHalfPrecisionTrainsOnTheCpuBackend() {
+        Nd4j.getRandom().setSeed(12);
+        MultiLayerNetwork net = network(new CausalSelfAttention.Builder().nHeads(2).build(), DataType.FLOAT16);
+        INDArray x = Nd4j.randn(DataType.FLOAT16, MB, D, T);
+        INDArray labels = Nd4j.randn(DataType.FLOAT16, MB, 3, T);
+        INDArray cpu = pass(net, x, labels, mask(DataType.FLOAT16));
+        System.setProperty(RowBuffer.FORCE_PORTABLE, "true");
+        INDArray portable = pass(net, x, labels, mask(DataType.FLOAT16));
+        assertTrue(Double.isFinite(cpu.sumNumber().doubleValue()));
+        assertEquals(0.0, cpu.sub(portable).amaxNumber().doubleValue(), 0.0);
+    }
+
+    /** LayerNorm computes FLOAT16 input in double precision (a cast copy): the double network's pass, rounded. */
+    @Test
+    void layerNormInHalfPrecisionAgreesWithDouble() {
+        Nd4j.getRandom().setSeed(13);
+        MultiLayerNetwork half = network(new LayerNorm.Builder().build(), DataType.FLOAT16);
+        MultiLayerNetwork reference = network(new LayerNorm.Builder().build(), DataType.DOUBLE);
+        reference.setParams(half.params().castTo(DataType.DOUBLE));
+        INDArray x = Nd4j.randn(DataType.FLOAT16, MB, D, T);
+        INDArray labels = Nd4j.randn(DataType.FLOAT16, MB, 3, T);
+        INDArray expected = pass(reference, x.castTo(DataType.DOUBLE), labels.castTo(DataType.DOUBLE),
+                mask(DataType.DOUBLE));
+        INDArray actual = pass(half, x, labels, mask(DataType.FLOAT16)).castTo(DataType.DOUBLE);
+        double scale = Math.max(1, expected.amaxNumber().doubleValue());
+        assertEquals(0.0, actual.sub(expected).amaxNumber().doubleValue(), 1e-2 * scale);
     }
 
     @ParameterizedTest
