@@ -76,7 +76,7 @@ public final class ThreadedGemm {
      * thread, 3 to 4 times slower on the attention's {@code [mb h, T, dh]} blocks.
      */
     public static INDArray batched(INDArray a, INDArray b, INDArray c, boolean transposeA, boolean transposeB) {
-        if (!RowBlocks.rawPath() || a.rank() != 3 || !splittable(a, 3) || !splittable(b, 3) || !splittable(c, 3)
+        if (!RowBlocks.rawPath() || !splittable(a, 3) || !splittable(b, 3) || !splittable(c, 3)
                 || a.dataType() != c.dataType() || b.dataType() != c.dataType()
                 || a.size(0) != c.size(0) || b.size(0) != c.size(0)) {
             return Nd4j.matmul(a, b, c, transposeA, transposeB, false);

@@ -67,7 +67,7 @@ final class LayerNormFunction implements HostFunction<LayerNormFunction.Saved> {
             double[] mean = new double[steps];
             double[] var = new double[steps];
             for (int b = from; b < to; b++) {          // steps innermost: contiguous in [mb, d, T]
-                l.read(in, b, v);
+                l.read(in, b, row, v);
                 Arrays.fill(mean, 0);
                 Arrays.fill(var, 0);
                 for (int c = 0; c < d; c++) {
@@ -122,7 +122,7 @@ final class LayerNormFunction implements HostFunction<LayerNormFunction.Saved> {
             double[] meanG = new double[steps];
             double[] meanGx = new double[steps];
             for (int b = from; b < to; b++) {          // steps innermost: contiguous in [mb, d, T]
-                l.read(in, b, g);
+                l.read(in, b, row, g);
                 Arrays.fill(meanG, 0);
                 Arrays.fill(meanGx, 0);
                 for (int c = 0; c < d; c++) {
@@ -186,9 +186,8 @@ final class LayerNormFunction implements HostFunction<LayerNormFunction.Saved> {
             return a.reshape('c', (long) mb * d, steps);
         }
 
-        /** Example {@code b} ({@code [d, T]}, steps innermost) into {@code out}. */
-        void read(RowBuffer rows, int b, double[] out) {
-            double[] row = new double[steps];
+        /** Example {@code b} ({@code [d, T]}, steps innermost) into {@code out}, through {@code row} (T values). */
+        void read(RowBuffer rows, int b, double[] row, double[] out) {
             for (int c = 0; c < d; c++) {
                 rows.get((long) b * d + c, row);
                 System.arraycopy(row, 0, out, c * steps, steps);
