@@ -62,12 +62,17 @@ public final class FloatCdf {
         for (long r = 0; r < in.rows(); r++) {
             in.getFloats(r, row);
             for (int j = 0; j < row.length; j++) {
-                row[j] = 0.5f + 0.5f * erf(row[j] * SQRT_HALF);
+                row[j] = phi(row[j]);
             }
             to.putFloats(r, row);
         }
         Reference.reachabilityFence(x);
         Reference.reachabilityFence(out);
+    }
+
+    /** {@code Phi(x)} of one float, as {@link #apply} computes it for each element. */
+    public static float phi(float x) {
+        return 0.5f + 0.5f * erf(x * SQRT_HALF);
     }
 
     /** Eigen's {@code generic_fast_erf_float}: {@code x P(x^2) / Q(x^2)} on x clamped to [-4, 4]; NaN stays NaN. */

@@ -34,12 +34,9 @@ public final class ThreadedGemm {
         int k = transposeA ? a.rows() : a.columns();
         int parts = Math.min(Parallelism.threads(), transposeA ? k : m);
         if (!RowBlocks.rawPath() || !splittable(a) || !splittable(b) || !splittable(c)
-                || a.dataType() != c.dataType() || b.dataType() != c.dataType()) {
-            return Nd4j.gemm(a, b, c, transposeA, transposeB, alpha, beta);
-        }
-        if (parts < 2 || (long) m * n * k < MIN_WORK || transposeA && transposeB) {
-            RowBlocks.gemm(whole(a), transposeA, whole(b), transposeB, whole(c), alpha, beta);
-            return c;
+                || a.dataType() != c.dataType() || b.dataType() != c.dataType()
+                || parts < 2 || (long) m * n * k < MIN_WORK || transposeA && transposeB) {
+            return single(a, b, c, transposeA, transposeB, alpha, beta);
         }
         if (!transposeA) {
             Parallelism.inRanges(m, parts, (p, from, to) -> RowBlocks.gemm(new Block(a, from, to - from), false,
@@ -56,6 +53,21 @@ public final class ThreadedGemm {
         for (int p = 1; p < parts; p++) {
             c.addi(partial[p]);
         }
+        return c;
+    }
+
+    /**
+     * As {@code Nd4j.gemm(a, b, c, transposeA, transposeB, alpha, beta)} in one call on the calling thread: one BLAS
+     * call on the CPU path (for callers that split their work over threads themselves), {@code Nd4j.gemm} otherwise.
+     * Returns {@code c}.
+     */
+    public static INDArray single(INDArray a, INDArray b, INDArray c, boolean transposeA, boolean transposeB,
+                                  double alpha, double beta) {
+        if (!RowBlocks.rawPath() || !splittable(a) || !splittable(b) || !splittable(c)
+                || a.dataType() != c.dataType() || b.dataType() != c.dataType()) {
+            return Nd4j.gemm(a, b, c, transposeA, transposeB, alpha, beta);
+        }
+        RowBlocks.gemm(whole(a), transposeA, whole(b), transposeB, whole(c), alpha, beta);
         return c;
     }
 

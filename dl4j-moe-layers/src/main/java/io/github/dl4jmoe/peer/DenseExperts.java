@@ -8,10 +8,10 @@ import java.util.stream.IntStream;
 import io.github.dl4jmoe.host.Parallelism;
 import io.github.dl4jmoe.host.RowBuffer;
 import io.github.dl4jmoe.host.ScratchArrays;
+import io.github.dl4jmoe.host.ThreadedGemm;
 import io.github.dl4jmoe.ops.HiddenActivation;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
@@ -29,10 +29,12 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * </pre>
  * That is N / slots times the arithmetic of the loops over the retrieved rows, at BLAS speed. The products run in the
  * tables' data type on blocks of tokens, small enough for a block's {@code [rows, N]} matrix to stay in cache, in
- * {@link Parallelism#threads()} threads over contiguous token ranges (each thread its own table-gradient sums). Only
- * the entries of the retrieved experts are read and written in Java, through {@link RowBuffer}: raw memory access on
- * the CPU backend, the portable {@code DataBuffer} elsewhere. As on the other path, only the retrieved experts' rows
- * of dU and dV go to the {@link PeerExperts.RowSink}: rows of experts no token retrieved get nothing.
+ * {@link Parallelism#threads()} threads over contiguous token ranges (each thread its own table-gradient sums), each
+ * product one BLAS call on the CPU backend ({@link ThreadedGemm#single}; {@code RowBlocks} says what
+ * {@code Nd4j.gemm} adds per call). Only the entries of the retrieved experts are read and written in Java, through
+ * {@link RowBuffer}: raw memory access on the CPU backend, the portable {@code DataBuffer} elsewhere. As on the other
+ * path, only the retrieved experts' rows of dU and dV go to the {@link PeerExperts.RowSink}: rows of experts no token
+ * retrieved get nothing.
  */
 final class DenseExperts implements ExpertComputation {
 
@@ -83,7 +85,7 @@ final class DenseExperts implements ExpertComputation {
         run(lanes, (lane, from, rows) -> {
             INDArray xs = lane.load(lane.x, x, from, rows);
             INDArray product = Lane.rows(lane.product, rows);
-            Nd4j.gemm(xs, down, product, false, true, 1.0, 0.0);                               // X U^T
+            ThreadedGemm.single(xs, down, product, false, true, 1.0, 0.0);                   // X U^T
             RowBuffer entries = RowBuffer.of(product);
             for (int r = 0; r < rows; r++) {
                 int t = from + r;
@@ -92,14 +94,14 @@ final class DenseExperts implements ExpertComputation {
                 }
             }
             int end = (from + rows) * slots;
-            SlotActivation.apply(activation, pre, from * slots, end, act, slope,
+            SlotActivation.apply(activation, down.dataType(), pre, from * slots, end, act, slope,
                     rows == lane.product.size(0) ? lane.erfs : null);                   // a shorter last block: new
             for (int p = from * slots; p < end; p++) {
                 weights[p] = gates[p] * act[p];
             }
             INDArray a = lane.scatter(weights, from, rows);                                          // C o act(Pre)
             INDArray y = Lane.rows(lane.outputs, rows);
-            Nd4j.gemm(a, up, y, false, false, 1.0, 0.0);
+            ThreadedGemm.single(a, up, y, false, false, 1.0, 0.0);
             lane.store(y, output, from, rows);
         });
         return new PeerExperts.Forward(output, act, slope, ExpertGroups.of(experts));
@@ -121,7 +123,7 @@ final class DenseExperts implements ExpertComputation {
         run(lanes, (lane, from, rows) -> {
             INDArray es = lane.load(lane.epsilon, epsilon, from, rows);
             INDArray product = Lane.rows(lane.product, rows);
-            Nd4j.gemm(es, up, product, false, true, 1.0, 0.0);                                // D = eps V^T
+            ThreadedGemm.single(es, up, product, false, true, 1.0, 0.0);                    // D = eps V^T
             RowBuffer entries = RowBuffer.of(product);
             for (int r = 0; r < rows; r++) {
                 int t = from + r;
@@ -160,12 +162,12 @@ final class DenseExperts implements ExpertComputation {
             INDArray es = lane.load(lane.epsilon, epsilon, from, rows);
             INDArray dPre = lane.scatter(preGrads, from, rows);                              // C o act'(Pre) o D
             INDArray dx = Lane.rows(lane.inputGrads, rows);
-            Nd4j.gemm(dPre, down, dx, false, false, 1.0, 0.0);
+            ThreadedGemm.single(dPre, down, dx, false, false, 1.0, 0.0);
             lane.store(dx, inputGrads, from, rows);
             double beta = lane.blocks++ == 0 ? 0.0 : 1.0;                  // the lane's first block starts its sums
-            Nd4j.gemm(dPre, xs, lane.downGrads, true, false, 1.0, beta);
+            ThreadedGemm.single(dPre, xs, lane.downGrads, true, false, 1.0, beta);
             INDArray a = lane.scatter(weights, from, rows);
-            Nd4j.gemm(a, es, lane.upGrads, true, false, 1.0, beta);
+            ThreadedGemm.single(a, es, lane.upGrads, true, false, 1.0, beta);
         });
     }
 
@@ -230,7 +232,8 @@ final class DenseExperts implements ExpertComputation {
         Lane[] lanes = new Lane[threads()];
         for (int k = 0; k < lanes.length; k++) {
             lanes[k] = new Lane(scratch.rows("product" + k, type, rows, numExperts),
-                    backward ? null : scratch.get("erfs" + k, DataType.DOUBLE, (long) rows * slots),
+                    backward || type != DataType.DOUBLE ? null
+                            : scratch.get("erfs" + k, DataType.DOUBLE, (long) rows * slots),
                     scratch.rows("x" + k, type, rows, nIn),
                     backward ? scratch.rows("epsilon" + k, type, rows, nOut) : null,
                     backward ? null : scratch.rows("outputs" + k, type, rows, nOut),
@@ -245,7 +248,7 @@ final class DenseExperts implements ExpertComputation {
     /** One thread's blocks ({@code [blockRows, width]}, used through views of their first rows) and gradient sums. */
     private static final class Lane {
         final INDArray product;
-        /** Where the forward pass's erf runs, a block's slots (DOUBLE). */
+        /** Where the forward pass's erf runs for DOUBLE tables, a block's slots (DOUBLE); else null. */
         final INDArray erfs;
         final INDArray x;
         final INDArray epsilon;

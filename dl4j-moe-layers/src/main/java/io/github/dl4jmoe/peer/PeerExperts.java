@@ -105,7 +105,7 @@ public final class PeerExperts implements ExpertComputation {
                 }
             }
         });
-        double[][] actAndSlope = SlotActivation.of(pre, activation);
+        double[][] actAndSlope = SlotActivation.of(pre, activation, down.dataType());
         double[] act = actAndSlope[0];
         double[] output = groups.inParallel(tokens * nOut, (from, to, out) -> {
             RowBuffer upRows = RowBuffer.of(up);

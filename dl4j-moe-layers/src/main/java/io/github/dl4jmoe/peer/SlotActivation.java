@@ -1,5 +1,6 @@
 package io.github.dl4jmoe.peer;
 
+import io.github.dl4jmoe.host.FloatCdf;
 import io.github.dl4jmoe.host.HostArrays;
 import io.github.dl4jmoe.ops.HiddenActivation;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -28,30 +29,39 @@ final class SlotActivation {
 
     /**
      * The activation and its derivative at {@code pre}: {@code [act, act']}. GELU is exact, {@code x Phi(x)} with
-     * {@code Phi'(x) = phi(x)}, using ND4J's erf in one bulk call (the graph's GELU uses the same op).
+     * {@code Phi'(x) = phi(x)}: for DOUBLE tables with ND4J's erf in one bulk call (the graph's GELU uses the same op),
+     * for FLOAT tables with {@link FloatCdf#phi} in Java, as the dense feed-forward block's float GELU.
+     *
+     * @param tables the expert tables' data type
      */
-    static double[][] of(double[] pre, HiddenActivation activation) {
+    static double[][] of(double[] pre, HiddenActivation activation, DataType tables) {
         double[] act = new double[pre.length];
         double[] slope = new double[pre.length];
-        apply(activation, pre, 0, pre.length, act, slope);
+        apply(activation, tables, pre, 0, pre.length, act, slope, null);
         return new double[][] {act, slope};
     }
 
-    /** {@link #of} for the slots {@code [from, to)}, written into {@code act} and {@code slope}. */
-    static void apply(HiddenActivation activation, double[] pre, int from, int to, double[] act, double[] slope) {
-        apply(activation, pre, from, to, act, slope, null);
-    }
-
     /**
-     * @param erfScratch where the bulk erf runs: a DOUBLE array of {@code to - from} elements reused from call to call
-     *                   (a new native array costs page faults, more than the erf), or null for a new one
+     * {@link #of} for the slots {@code [from, to)}, written into {@code act} and {@code slope}.
+     *
+     * @param erfScratch where ND4J's bulk erf runs for DOUBLE tables: a DOUBLE array of {@code to - from} elements
+     *                   reused from call to call (a new native array costs page faults, more than the erf), or null
+     *                   for a new one
      */
-    static void apply(HiddenActivation activation, double[] pre, int from, int to, double[] act, double[] slope,
-                      INDArray erfScratch) {
+    static void apply(HiddenActivation activation, DataType tables, double[] pre, int from, int to, double[] act,
+                      double[] slope, INDArray erfScratch) {
         if (activation == HiddenActivation.RELU) {
             for (int p = from; p < to; p++) {
                 act[p] = Math.max(pre[p], 0);
                 slope[p] = pre[p] > 0 ? 1 : 0;
+            }
+            return;
+        }
+        if (tables == DataType.FLOAT) {
+            for (int p = from; p < to; p++) {
+                double cdf = FloatCdf.phi((float) pre[p]);
+                act[p] = pre[p] * cdf;
+                slope[p] = cdf + pre[p] * INV_SQRT_2PI * Math.exp(-0.5 * pre[p] * pre[p]);
             }
             return;
         }

@@ -10,12 +10,13 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * {@link ThreadedGemm} against {@code Nd4j.gemm} in double precision: rows split ({@code a b}, {@code a b^T}), the
  * shared dimension split ({@code a^T b}, with beta 0 and 1), one call ({@code a^T b^T}, small products, the portable
- * path), on 2 and 3 threads; the column sums; and the batched products of rank-3 arrays against
- * {@code Nd4j.matmul}.
+ * path), on 2 and 3 threads; {@link ThreadedGemm#single} on views of first rows; the column sums; and the batched
+ * products of rank-3 arrays against {@code Nd4j.matmul}.
  */
 class ThreadedGemmTest {
 
@@ -58,6 +59,43 @@ class ThreadedGemmTest {
         INDArray x = Nd4j.randn(DataType.DOUBLE, 5000, 450);              // 1 x 5000 x 450: the split path
         assertArrayEquals(x.sum(true, 0).data().asDouble(), ThreadedGemm.columnSums(x).data().asDouble(), 1e-10,
                 "column sums, " + setting);
+    }
+
+    /** One call on views of the first rows of larger blocks, as {@code DenseExperts} passes its blocks. */
+    @ParameterizedTest
+    @ValueSource(strings = {"2", "portable"})
+    void singleAgreesWithOneNd4jCallOnViewsOfFirstRows(String setting) {
+        use(setting);
+        Nd4j.getRandom().setSeed(11);
+        int m = 23;
+        int k = 17;
+        int n = 31;
+        for (DataType type : new DataType[] {DataType.DOUBLE, DataType.FLOAT}) {
+            for (boolean ta : new boolean[] {false, true}) {
+                for (boolean tb : new boolean[] {false, true}) {
+                    for (double beta : new double[] {0, 1}) {
+                        INDArray a = firstRows(ta ? Nd4j.randn(type, k + 5, m) : Nd4j.randn(type, m + 5, k),
+                                ta ? k : m);
+                        INDArray b = firstRows(tb ? Nd4j.randn(type, n + 3, k) : Nd4j.randn(type, k + 3, n),
+                                tb ? n : k);
+                        INDArray start = Nd4j.randn(type, m + 2, n);
+                        INDArray expected = Nd4j.gemm(a, b, firstRows(start.dup(), m), ta, tb, 0.5, beta);
+                        INDArray whole = start.dup();
+                        INDArray c = firstRows(whole, m);
+                        assertSame(c, ThreadedGemm.single(a, b, c, ta, tb, 0.5, beta));
+                        String what = type + " ta=" + ta + " tb=" + tb + " beta=" + beta + ", " + setting;
+                        assertArrayEquals(expected.dup().data().asDouble(), c.dup().data().asDouble(),
+                                type == DataType.DOUBLE ? 1e-12 : 1e-4, what);
+                        assertArrayEquals(start.getRows(m, m + 1).data().asDouble(),
+                                whole.getRows(m, m + 1).data().asDouble(), 0.0, "rows past the view kept, " + what);
+                    }
+                }
+            }
+        }
+    }
+
+    private static INDArray firstRows(INDArray x, int rows) {
+        return x.get(NDArrayIndex.interval(0, rows), NDArrayIndex.all());
     }
 
     @ParameterizedTest
