@@ -6,10 +6,9 @@ import io.github.dl4jmoe.host.HostArrays;
 import io.github.dl4jmoe.host.HostContext;
 import io.github.dl4jmoe.host.Parallelism;
 import io.github.dl4jmoe.host.ScratchArrays;
+import io.github.dl4jmoe.host.ThreadedGemm;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
 /**
  * PEER's query network and half scores, forward and backward:
@@ -67,7 +66,7 @@ final class PeerQueries {
         INDArray w = ctx.param(PeerKeys.W_QUERY);
         int width = (int) w.size(1);
         INDArray raw = scratch.get("raw", x.dataType(), x.size(0), width);
-        double[] q = HostArrays.toDoubles(Nd4j.gemm(x, w, raw, false, false, 1.0, 0.0));   // [n, h*dKey]
+        double[] q = HostArrays.toDoubles(ThreadedGemm.gemm(x, w, raw, false, false, 1.0, 0.0));   // [n, h*dKey]
         Statistics stats = null;
         if (norm == QueryNormalization.LAYER || (norm == QueryNormalization.BATCH && ctx.training())) {
             stats = statistics(q, width);
@@ -102,9 +101,9 @@ final class PeerQueries {
             updateRunning(ctx.param(PeerKeys.RUNNING_VAR), f.stats().var());
         }
         INDArray dRaw = HostArrays.copyInto(dq, scratch.get("dRaw", w.dataType(), f.x().size(0), width));
-        ctx.gradient(PeerKeys.W_QUERY).assign(Nd4j.gemm(f.x(), dRaw, scratch.get("dW", w.dataType(), w.shape()),
+        ctx.gradient(PeerKeys.W_QUERY).assign(ThreadedGemm.gemm(f.x(), dRaw, scratch.get("dW", w.dataType(), w.shape()),
                 true, false, 1.0, 0.0));
-        return Nd4j.gemm(dRaw, w, scratch.get("dx", w.dataType(), f.x().shape()), false, true, 1.0, 0.0);
+        return ThreadedGemm.gemm(dRaw, w, scratch.get("dx", w.dataType(), f.x().shape()), false, true, 1.0, 0.0);
     }
 
     /**
@@ -229,44 +228,53 @@ final class PeerQueries {
         running.muli(PeerKeys.BATCH_NORM_DECAY).addi(value.muli(1 - PeerKeys.BATCH_NORM_DECAY));
     }
 
-    /** Query half {@code s} (0: q1, 1: q2) of every query row, {@code [n*h, dKey/2]} row-major. */
-    private double[] halfOf(double[] q, int s) {
-        int half = keySize / 2;
+    /**
+     * The half scores of half {@code s} (0: q1 . C1, 1: q2 . C2), {@code [n*h, sqrt N]} with row t*h + head: one
+     * product with shared keys, else one batched product over the heads' grouped query rows ({@link #groupRow}),
+     * reordered into query rows. The query halves are copied out contiguously first: a product with a strided view of q
+     * took several times longer.
+     */
+    private INDArray halfScores(HostContext ctx, double[] q, int s, DataType type) {
         int rows = q.length / keySize;                                                   // n*h
-        double[] halves = new double[rows * half];
-        for (int r = 0; r < rows; r++) {
-            System.arraycopy(q, r * keySize + s * half, halves, r * half, half);
+        INDArray out = scratch.get("scores" + s, type, rows, subKeys);
+        if (sharedKeys) {
+            INDArray keys = groupedKeys(ctx, s, type).reshape(subKeys, keySize / 2);
+            return ThreadedGemm.gemm(groupedQueries(q, s, type).reshape(rows, keySize / 2), keys, out, false, true,
+                    1.0, 0.0);
         }
-        return halves;
+        int groupRows = rows / heads;
+        INDArray grouped = ThreadedGemm.batched(groupedQueries(q, s, type), groupedKeys(ctx, s, type),
+                scratch.get("groupedScores" + s, type, heads, groupRows, subKeys), false, true);
+        out.reshape(groupRows, heads, subKeys).assign(grouped.permute(1, 0, 2));
+        return out;
+    }
+
+    /** Query half {@code s} of every query row, grouped as {@link #groupRow} says: {@code [groups, rows, dKey/2]}. */
+    private INDArray groupedQueries(double[] q, int s, DataType type) {
+        int half = keySize / 2;
+        int rows = q.length / keySize;
+        int groups = sharedKeys ? 1 : heads;
+        double[] grouped = new double[rows * half];
+        for (int row = 0; row < rows; row++) {
+            System.arraycopy(q, row * keySize + s * half, grouped, groupRow(row, rows / groups) * half, half);
+        }
+        return HostArrays.copyInto(grouped, scratch.get("groupedQueries" + s, type, groups, rows / groups, half));
     }
 
     /**
-     * The half scores of half {@code s} (0: q1 . C1, 1: q2 . C2), {@code [n*h, sqrt N]} with row t*h + head. The
-     * query halves are copied out contiguously first: a product with a strided view of q took several times longer.
+     * Sub-key set {@code s} as {@code [groups, sqrt N, dKey/2]}: a copy, since on M2.1 {@code get()} of a row interval
+     * past the first of a parameter view returned a rank-0 array (the view's buffer is a sub-buffer, yet {@code get()}
+     * adds the view's offset again).
      */
-    private INDArray halfScores(HostContext ctx, double[] q, int s, DataType type) {
-        int half = keySize / 2;
-        int rows = q.length / keySize;                                                   // n*h
-        INDArray subKeysParam = ctx.param(s == 0 ? PeerKeys.SUB_KEYS_1 : PeerKeys.SUB_KEYS_2);
-        INDArray queries = HostArrays.copyInto(halfOf(q, s), scratch.get("queries" + s, type, rows, half));
-        if (sharedKeys) {
-            return Nd4j.gemm(queries, subKeysParam, scratch.get("scores" + s, type, rows, subKeys), false, true,
-                    1.0, 0.0);
-        }
-        // a copy: on M2.1, get() of a row interval past the first of a parameter view returned a rank-0 array
-        // (the view's buffer is a sub-buffer, yet get() adds the view's offset again)
-        INDArray allKeys = subKeysParam.dup();
-        INDArray byHead = queries.reshape(rows / heads, heads, half);
-        INDArray out = scratch.get("scores" + s, type, rows, subKeys);
-        INDArray target = out.reshape(rows / heads, heads, subKeys);
-        for (int head = 0; head < heads; head++) {
-            INDArray headKeys = allKeys.get(NDArrayIndex.interval((long) head * subKeys, (long) (head + 1) * subKeys),
-                    NDArrayIndex.all());                                                 // [sqrtN, dKey/2]
-            target.get(NDArrayIndex.all(), NDArrayIndex.point(head), NDArrayIndex.all())
-                    .assign(byHead.get(NDArrayIndex.all(), NDArrayIndex.point(head), NDArrayIndex.all())
-                            .mmul(headKeys.transpose()));
-        }
-        return out;
+    private INDArray groupedKeys(HostContext ctx, int s, DataType type) {
+        INDArray param = ctx.param(s == 0 ? PeerKeys.SUB_KEYS_1 : PeerKeys.SUB_KEYS_2);
+        return HostArrays.copyInto(HostArrays.toDoubles(param),
+                scratch.get("keys" + s, type, sharedKeys ? 1 : heads, subKeys, keySize / 2));
+    }
+
+    /** Where query row {@code row} (token h + head) lies in the rows grouped by sub-key set: group-major. */
+    private int groupRow(int row, int groupRows) {
+        return sharedKeys ? row : (row % heads) * groupRows + row / heads;
     }
 
     /**
@@ -280,18 +288,21 @@ final class PeerQueries {
     }
 
     /**
-     * {@link #keyBackward} through the dense score gradients: {@code dS_s [n*h, key rows]} holds the gradient of each
-     * selected score at the sub-key of half s it used (column head * sqrt N + i with per-head keys, i without), so
-     * {@code dL/dq_s = dS_s C_s} and {@code dL/dC_s = dS_s^T q_s}, products in the network's data type.
+     * {@link #keyBackward} through the dense score gradients, per group of query rows that share one sub-key set (one
+     * group with shared keys, else one per head): {@code dS_s [groups, group rows, sqrt N]} holds the gradient of each
+     * selected score at the sub-key of half s it used, so {@code dL/dq_s = dS_s C_s} and {@code dL/dC_s = dS_s^T q_s},
+     * one batched product each ({@link ThreadedGemm#batched}, a slice per group) in the network's data type. Per head
+     * the score gradients are {@code sqrt N} wide, not {@code heads * sqrt N} with zeros outside the row's head.
      */
     private double[] denseKeyBackward(HostContext ctx, int[] experts, double[] scoreGrads, double[] q) {
         int half = keySize / 2;
-        int rows = experts.length / topK;
+        int rows = experts.length / topK;                                            // query row = token h + head
+        int groups = sharedKeys ? 1 : heads;
+        int groupRows = rows / groups;
         String[] names = {PeerKeys.SUB_KEYS_1, PeerKeys.SUB_KEYS_2};
-        int keyRows = (int) ctx.param(names[0]).size(0);
-        double[][] dScores = {new double[rows * keyRows], new double[rows * keyRows]};
-        for (int row = 0; row < rows; row++) {                                       // query row = token h + head
-            int offset = row * keyRows + (sharedKeys ? 0 : (row % heads) * subKeys);
+        double[][] dScores = {new double[rows * subKeys], new double[rows * subKeys]};
+        for (int row = 0; row < rows; row++) {
+            int offset = groupRow(row, groupRows) * subKeys;
             for (int p = row * topK; p < (row + 1) * topK; p++) {
                 int i = experts[p] / subKeys;
                 dScores[0][offset + i] += scoreGrads[p];
@@ -300,16 +311,16 @@ final class PeerQueries {
         }
         double[] queryGrads = new double[q.length];
         for (int s = 0; s < 2; s++) {
-            INDArray keys = ctx.param(names[s]);
-            DataType type = keys.dataType();
-            INDArray dS = HostArrays.copyInto(dScores[s], scratch.get("dScores" + s, type, rows, keyRows));
-            INDArray queries = HostArrays.copyInto(halfOf(q, s), scratch.get("queries" + s, type, rows, half));
-            ctx.gradient(names[s]).assign(Nd4j.gemm(dS, queries, scratch.get("dKeys" + s, type, keyRows, half),
-                    true, false, 1.0, 0.0));
-            double[] dq = HostArrays.toDoubles(Nd4j.gemm(dS, keys, scratch.get("dQueries" + s, type, rows, half),
-                    false, false, 1.0, 0.0));
+            DataType type = ctx.param(names[s]).dataType();
+            INDArray dS = HostArrays.copyInto(dScores[s], scratch.get("dScores" + s, type, groups, groupRows,
+                    subKeys));
+            INDArray dKeys = ThreadedGemm.batched(dS, groupedQueries(q, s, type),
+                    scratch.get("dKeys" + s, type, groups, subKeys, half), true, false);
+            ctx.gradient(names[s]).assign(dKeys.reshape(groups * subKeys, half));
+            double[] dq = HostArrays.toDoubles(ThreadedGemm.batched(dS, groupedKeys(ctx, s, type),
+                    scratch.get("dQueries" + s, type, groups, groupRows, half), false, false));
             for (int row = 0; row < rows; row++) {
-                System.arraycopy(dq, row * half, queryGrads, row * keySize + s * half, half);
+                System.arraycopy(dq, groupRow(row, groupRows) * half, queryGrads, row * keySize + s * half, half);
             }
         }
         return queryGrads;

@@ -89,7 +89,8 @@ class EagerGraphEqualityTest {
                 new PeerLayer.Builder().numExperts(16).heads(2).topK(2).keySize(4).nOut(D)
                         .tableUpdates(PeerLayer.TableUpdates.DENSE).build(),
                 new PeerLayer.Builder().numExperts(9).heads(1).topK(3).keySize(2).nOut(D)
-                        .queryNorm(PeerLayer.QueryNorm.LAYER).gate(PeerLayer.Gate.SIGMOID).build());
+                        .queryNorm(PeerLayer.QueryNorm.LAYER).gate(PeerLayer.Gate.SIGMOID).build(),
+                new PeerLayer.Builder().numExperts(16).heads(3).topK(3).keySize(4).nOut(D).sharedKeys(true).build());
         List<Layer> sequenceKinds = List.of(
                 new CausalSelfAttention.Builder().nHeads(2).build(),
                 new CausalSelfAttention.Builder().nHeads(3).hasBias(false).build(),
