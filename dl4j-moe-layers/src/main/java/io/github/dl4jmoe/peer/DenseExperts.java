@@ -6,6 +6,7 @@ import java.util.function.Consumer;
 import java.util.stream.IntStream;
 
 import io.github.dl4jmoe.host.Parallelism;
+import io.github.dl4jmoe.host.RowBlocks;
 import io.github.dl4jmoe.host.RowBuffer;
 import io.github.dl4jmoe.host.ScratchArrays;
 import io.github.dl4jmoe.host.ThreadedGemm;
@@ -30,7 +31,7 @@ import org.nd4j.linalg.indexing.NDArrayIndex;
  * That is N / slots times the arithmetic of the loops over the retrieved rows, at BLAS speed. The products run in the
  * tables' data type on blocks of tokens, small enough for a block's {@code [rows, N]} matrix to stay in cache, in
  * {@link Parallelism#threads()} threads over contiguous token ranges (each thread its own table-gradient sums), each
- * product one BLAS call on the CPU backend ({@link ThreadedGemm#single}; {@code RowBlocks} says what
+ * product one BLAS call on the CPU backend ({@link ThreadedGemm#single}; {@link RowBlocks} says what
  * {@code Nd4j.gemm} adds per call). Only the entries of the retrieved experts are read and written in Java, through
  * {@link RowBuffer}: raw memory access on the CPU backend, the portable {@code DataBuffer} elsewhere. As on the other
  * path, only the retrieved experts' rows of dU and dV go to the {@link PeerExperts.RowSink}: rows of experts no token
@@ -307,7 +308,8 @@ final class DenseExperts implements ExpertComputation {
          * block's tokens into the product block, and returns that block's view.
          */
         INDArray scatter(double[] perSlot, int from, int rows) {
-            INDArray target = rows(product, rows).assign(0);
+            RowBlocks.zero(new RowBlocks.Block(product, 0, rows));                 // a memset on the CPU backend
+            INDArray target = rows(product, rows);
             RowBuffer out = RowBuffer.of(target);
             for (int r = 0; r < rows; r++) {
                 int t = from + r;
