@@ -74,7 +74,7 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
         KeptPairs pairs = dispatch.pairs();
         INDArray routed = scratch.rows("routed", x.dataType(), n, nOut);     // the runtime copies what it hands on
         if (pairs.size() == 0) {
-            routed.assign(0);                                                // else the combine writes every row
+            RowBlocks.zero(routed);                                          // else the combine writes every row
         }
         ExpertRows.Tables tables = expertTables(ctx);
         ExpertRows.Forward pass = null;
@@ -108,7 +108,8 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
         int experts = (int) s.numExperts();
         int nOut = (int) s.nOut();
         int width = (int) s.groupWidth();
-        INDArray dx = scratch.rows("dx", x.dataType(), n, x.size(1)).assign(0);
+        INDArray dx = scratch.rows("dx", x.dataType(), n, x.size(1));
+        RowBlocks.zero(dx);
         if (saved.shared() != null) {
             INDArray dShared = outputGradient;
             if (saved.mix() != null) {
@@ -150,11 +151,11 @@ public final class RoutedExpertsFunction implements HostFunction<RoutedExpertsFu
             }
             pairs.addRows(g.input(), dx);
         } else {
-            ctx.gradient(RoutedExperts.W_EXPERT_UP).assign(0);
+            RowBlocks.zero(ctx.gradient(RoutedExperts.W_EXPERT_UP));
             if (s.activation().isGated()) {
-                ctx.gradient(RoutedExperts.W_EXPERT_GATE).assign(0);
+                RowBlocks.zero(ctx.gradient(RoutedExperts.W_EXPERT_GATE));
             }
-            ctx.gradient(RoutedExperts.W_EXPERT_DOWN).assign(0);
+            RowBlocks.zero(ctx.gradient(RoutedExperts.W_EXPERT_DOWN));
         }
 
         if (s.expertBias()) {                                      // the bias's step signal, see ExpertBias

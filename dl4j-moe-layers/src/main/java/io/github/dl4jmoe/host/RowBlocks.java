@@ -73,6 +73,23 @@ public final class RowBlocks {
         }
     }
 
+    /**
+     * Sets every element of {@code array} to zero: on the CPU path a row-major matrix or table is one memset, anything
+     * else is {@code assign(0)}. ND4J's scalar op took 40-170 us for a 1 MiB float matrix where the memset takes 17 us,
+     * and PEER clears such blocks 24 times per layer and step.
+     */
+    public static void zero(INDArray array) {
+        if (array.isEmpty()) {
+            return;
+        }
+        if (rawPath() && array.rank() >= 2 && HostArrays.isCRowMajor(array)) {
+            long cols = array.size(array.rank() - 1);
+            CpuBlas.zero(new Block(array, 0, Math.toIntExact(array.length() / cols)));
+        } else {
+            array.assign(0);
+        }
+    }
+
     /** {@code c = alpha op(a) op(b) + beta c}, op transposing when asked, as {@code Nd4j.gemm}. */
     public static void gemm(Block a, boolean transposeA, Block b, boolean transposeB, Block c, double alpha,
                             double beta) {

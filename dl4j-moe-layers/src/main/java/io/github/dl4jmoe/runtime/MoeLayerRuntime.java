@@ -11,6 +11,7 @@ import java.util.Set;
 
 import io.github.dl4jmoe.host.HostContext;
 import io.github.dl4jmoe.host.HostFunction;
+import io.github.dl4jmoe.host.RowBlocks;
 import org.deeplearning4j.exception.DL4JInvalidInputException;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.DefaultGradient;
@@ -262,9 +263,9 @@ public class MoeLayerRuntime extends HostLayerRuntime {
         Set<String> hostUpdated = config().hostUpdatedParamKeys();
         for (Map.Entry<String, INDArray> e : gradTable.entrySet()) {
             if (!hostUpdated.contains(e.getKey())) {
-                e.getValue().assign(0);
+                RowBlocks.zero(e.getValue());
             } else if (zeroedHostGradients.get(e.getKey()) != e.getValue()) {
-                e.getValue().assign(0);
+                RowBlocks.zero(e.getValue());
                 zeroedHostGradients.put(e.getKey(), e.getValue());
             }
         }

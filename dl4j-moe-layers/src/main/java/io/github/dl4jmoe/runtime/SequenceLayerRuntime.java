@@ -3,6 +3,7 @@ package io.github.dl4jmoe.runtime;
 import java.util.function.Consumer;
 
 import io.github.dl4jmoe.host.HostFunction;
+import io.github.dl4jmoe.host.RowBlocks;
 import org.deeplearning4j.nn.conf.NeuralNetConfiguration;
 import org.deeplearning4j.nn.gradient.DefaultGradient;
 import org.deeplearning4j.nn.gradient.Gradient;
@@ -66,7 +67,7 @@ public class SequenceLayerRuntime extends HostLayerRuntime {
             HostPass current = pass != null && pass.matches(input, getIterationCount()) ? pass : forward(true);
             pass = null;
             for (INDArray g : gradTable.values()) {
-                g.assign(0);
+                RowBlocks.zero(g);
             }
             inputGradient = current.call().backward(context(input.size(0), true), current.inputs(),
                     epsilon.castTo(dataType))[0].castTo(dataType);

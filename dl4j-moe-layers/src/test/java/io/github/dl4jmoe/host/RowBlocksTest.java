@@ -92,6 +92,29 @@ class RowBlocksTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(value = DataType.class, names = {"FLOAT", "DOUBLE", "INT"})
+    void zeroOfAnArrayClearsExactlyItsElements(DataType type) {
+        for (String portable : new String[] {"false", "true"}) {
+            System.setProperty(RowBuffer.FORCE_PORTABLE, portable);
+            INDArray buffer = Nd4j.ones(type, 1, 2 + 60 + 3);
+            INDArray table = buffer.get(NDArrayIndex.point(0), NDArrayIndex.interval(2, 62)).reshape('c', 3, 4, 5);
+            RowBlocks.zero(table);                                             // a row-major view: one memset
+            assertEquals(5.0, buffer.sumNumber().doubleValue(), "only the view's 60 elements, " + portable);
+            INDArray matrix = Nd4j.ones(type, 4, 6);
+            INDArray columns = matrix.get(NDArrayIndex.all(), NDArrayIndex.interval(1, 3));    // not row-major
+            RowBlocks.zero(columns);
+            assertEquals(16.0, matrix.sumNumber().doubleValue(), "two columns of four rows, " + portable);
+            INDArray transposed = Nd4j.ones(type, 3, 2).transpose();
+            RowBlocks.zero(transposed);
+            assertEquals(0.0, transposed.sumNumber().doubleValue(), "an f-ordered view, " + portable);
+            INDArray vector = Nd4j.ones(type, 7);
+            RowBlocks.zero(vector);
+            assertEquals(0.0, vector.sumNumber().doubleValue(), "rank 1, " + portable);
+            RowBlocks.zero(Nd4j.create(type, 0, 4));                                 // empty: nothing to do
+        }
+    }
+
     @Test
     void mistakesAreNamed() {
         INDArray a = Nd4j.ones(DataType.FLOAT, 4, 3);
