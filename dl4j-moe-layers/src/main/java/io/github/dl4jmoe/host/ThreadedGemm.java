@@ -33,9 +33,7 @@ public final class ThreadedGemm {
         int n = c.columns();
         int k = transposeA ? a.rows() : a.columns();
         int parts = Math.min(Parallelism.threads(), transposeA ? k : m);
-        if (!RowBlocks.rawPath() || !splittable(a) || !splittable(b) || !splittable(c)
-                || a.dataType() != c.dataType() || b.dataType() != c.dataType()
-                || parts < 2 || (long) m * n * k < MIN_WORK || transposeA && transposeB) {
+        if (!blasServes(a, b, c) || parts < 2 || (long) m * n * k < MIN_WORK || transposeA && transposeB) {
             return single(a, b, c, transposeA, transposeB, alpha, beta);
         }
         if (!transposeA) {
@@ -63,12 +61,17 @@ public final class ThreadedGemm {
      */
     public static INDArray single(INDArray a, INDArray b, INDArray c, boolean transposeA, boolean transposeB,
                                   double alpha, double beta) {
-        if (!RowBlocks.rawPath() || !splittable(a) || !splittable(b) || !splittable(c)
-                || a.dataType() != c.dataType() || b.dataType() != c.dataType()) {
+        if (!blasServes(a, b, c)) {
             return Nd4j.gemm(a, b, c, transposeA, transposeB, alpha, beta);
         }
         RowBlocks.gemm(whole(a), transposeA, whole(b), transposeB, whole(c), alpha, beta);
         return c;
+    }
+
+    /** Whether BLAS on the arrays' addresses serves this product: the CPU path, row-major matrices of one type. */
+    private static boolean blasServes(INDArray a, INDArray b, INDArray c) {
+        return RowBlocks.rawPath() && splittable(a) && splittable(b) && splittable(c)
+                && a.dataType() == c.dataType() && b.dataType() == c.dataType();
     }
 
     /**

@@ -308,8 +308,8 @@ final class DenseExperts implements ExpertComputation {
          * block's tokens into the product block, and returns that block's view.
          */
         INDArray scatter(double[] perSlot, int from, int rows) {
-            RowBlocks.zero(new RowBlocks.Block(product, 0, rows));                 // a memset on the CPU backend
             INDArray target = rows(product, rows);
+            RowBlocks.zero(target);                                                // a memset on the CPU backend
             RowBuffer out = RowBuffer.of(target);
             for (int r = 0; r < rows; r++) {
                 int t = from + r;

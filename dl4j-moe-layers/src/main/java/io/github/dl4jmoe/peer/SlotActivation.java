@@ -59,9 +59,7 @@ final class SlotActivation {
         }
         if (tables == DataType.FLOAT) {
             for (int p = from; p < to; p++) {
-                double cdf = FloatCdf.phi((float) pre[p]);
-                act[p] = pre[p] * cdf;
-                slope[p] = cdf + pre[p] * INV_SQRT_2PI * Math.exp(-0.5 * pre[p] * pre[p]);
+                gelu(pre, p, FloatCdf.phi((float) pre[p]), act, slope);
             }
             return;
         }
@@ -74,9 +72,13 @@ final class SlotActivation {
         Nd4j.exec(new Erf(erf, erf));
         double[] erfs = HostArrays.toDoubles(erf);
         for (int p = from; p < to; p++) {
-            double cdf = 0.5 * (1 + erfs[p - from]);
-            act[p] = pre[p] * cdf;
-            slope[p] = cdf + pre[p] * INV_SQRT_2PI * Math.exp(-0.5 * pre[p] * pre[p]);
+            gelu(pre, p, 0.5 * (1 + erfs[p - from]), act, slope);
         }
+    }
+
+    /** GELU at slot p from {@code cdf = Phi(pre[p])}: {@code x Phi(x)} and its slope {@code Phi(x) + x phi(x)}. */
+    private static void gelu(double[] pre, int p, double cdf, double[] act, double[] slope) {
+        act[p] = pre[p] * cdf;
+        slope[p] = cdf + pre[p] * INV_SQRT_2PI * Math.exp(-0.5 * pre[p] * pre[p]);
     }
 }
