@@ -90,9 +90,7 @@ final class KeptPairs {
                         int column = e / expertsPerGroup * row.length;
                         double gate = gates[t * experts + e];
                         outRows.get(r, row);
-                        for (int c = 0; c < row.length; c++) {
-                            y[column + c] += gate * row[c];
-                        }
+                        RowMath.axpy(gate, row, y, column);
                     }
                     yRows.put(t, y);
                 }
@@ -127,9 +125,7 @@ final class KeptPairs {
                         int e = expertOf[r];
                         int column = e / expertsPerGroup * row.length;
                         int pair = t * experts + e;
-                        for (int c = 0; c < grad.length; c++) {
-                            grad[c] = gates[pair] * dyRow[column + c];
-                        }
+                        RowMath.scale(gates[pair], dyRow, column, grad);
                         dOutRows.put(r, grad);
                         outRows.get(r, row);
                         dGates[pair] = RowMath.dot(dyRow, column, row);

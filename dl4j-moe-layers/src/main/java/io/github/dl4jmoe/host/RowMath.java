@@ -1,6 +1,13 @@
 package io.github.dl4jmoe.host;
 
-/** Arithmetic on rows held in Java arrays, for host code. */
+/**
+ * Arithmetic on rows held in Java arrays, for host code.
+ *
+ * <p>C2 on Java 17 vectorises a loop over two arrays of one type only when both are indexed from the same offset: with
+ * different offsets it cannot rule out that they are one array overlapping itself. So {@link #axpy} and {@link #scale}
+ * run a separate loop for offset 0, the common case of a row that is a whole row (a microbenchmark of 256 doubles:
+ * 40 against 180 ns).
+ */
 public final class RowMath {
 
     private RowMath() {
@@ -26,5 +33,31 @@ public final class RowMath {
             s0 += a[from + j] * b[j];
         }
         return (s0 + s1) + (s2 + s3);
+    }
+
+    /** {@code y[from .. from + x.length) += a x}. */
+    public static void axpy(double a, double[] x, double[] y, int from) {
+        if (from == 0) {
+            for (int j = 0; j < x.length; j++) {
+                y[j] += a * x[j];
+            }
+        } else {
+            for (int j = 0; j < x.length; j++) {
+                y[from + j] += a * x[j];
+            }
+        }
+    }
+
+    /** {@code out = a x[from .. from + out.length)}. */
+    public static void scale(double a, double[] x, int from, double[] out) {
+        if (from == 0) {
+            for (int j = 0; j < out.length; j++) {
+                out[j] = a * x[j];
+            }
+        } else {
+            for (int j = 0; j < out.length; j++) {
+                out[j] = a * x[from + j];
+            }
+        }
     }
 }
