@@ -6,7 +6,8 @@ package io.github.dl4jmoe.host;
  * <p>C2 on Java 17 vectorises a loop over two arrays of one type only when both are indexed from the same offset: with
  * different offsets it cannot rule out that they are one array overlapping itself. So {@link #axpy} and {@link #scale}
  * run a separate loop for offset 0, the common case of a row that is a whole row (a microbenchmark of 256 doubles:
- * 40 against 180 ns).
+ * 40 against 180 ns), and {@link #axpyThrough} copies a row at another offset out and back around such a loop (115
+ * against 225 ns per row of 256 doubles; 43 against 60 ns for 64).
  */
 public final class RowMath {
 
@@ -46,6 +47,18 @@ public final class RowMath {
                 y[from + j] += a * x[j];
             }
         }
+    }
+
+    /**
+     * {@link #axpy} at any offset through {@code scratch} (at least {@code x.length} long): the row of {@code y} is
+     * copied into it, updated at offset 0 and copied back. Same values as {@link #axpy}.
+     */
+    public static void axpyThrough(double a, double[] x, double[] y, int from, double[] scratch) {
+        System.arraycopy(y, from, scratch, 0, x.length);
+        for (int j = 0; j < x.length; j++) {
+            scratch[j] += a * x[j];
+        }
+        System.arraycopy(scratch, 0, y, from, x.length);
     }
 
     /** {@code out = a x[from .. from + out.length)}. */

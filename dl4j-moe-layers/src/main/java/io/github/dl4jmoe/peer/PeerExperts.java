@@ -110,15 +110,12 @@ public final class PeerExperts implements ExpertComputation {
         double[] output = groups.inParallel(tokens * nOut, (from, to, out) -> {
             RowBuffer upRows = RowBuffer.of(up);
             double[] v = new double[nOut];
+            double[] scratch = new double[nOut];
             for (int g = from; g < to; g++) {
                 upRows.get(groups.expert(g), v);
                 for (int i = groups.start(g); i < groups.start(g + 1); i++) {
                     int p = groups.slot(i);
-                    double w = gates[p] * act[p];
-                    int at = p / slots * nOut;
-                    for (int j = 0; j < nOut; j++) {
-                        out[at + j] += w * v[j];
-                    }
+                    RowMath.axpyThrough(gates[p] * act[p], v, out, p / slots * nOut, scratch);
                 }
             }
         });
@@ -151,6 +148,9 @@ public final class PeerExperts implements ExpertComputation {
             double[] v = new double[nOut];
             double[] downGrad = new double[nIn];
             double[] upGrad = new double[nOut];
+            double[] xRow = new double[nIn];
+            double[] epsilonRow = new double[nOut];
+            double[] scratch = new double[nIn];
             for (int g = from; g < to; g++) {
                 int expert = groups.expert(g);
                 downRows.get(expert, u);
@@ -160,17 +160,14 @@ public final class PeerExperts implements ExpertComputation {
                 for (int i = groups.start(g); i < groups.start(g + 1); i++) {
                     int p = groups.slot(i);
                     int t = p / slots;
-                    double ev = RowMath.dot(epsilon, t * nOut, v);
+                    System.arraycopy(x, t * nIn, xRow, 0, nIn);             // rows at offset 0: see RowMath
+                    System.arraycopy(epsilon, t * nOut, epsilonRow, 0, nOut);
+                    double ev = RowMath.dot(epsilonRow, 0, v);
                     gateGrads[p] = act[p] * ev;
                     double preGrad = gates[p] * slope[p] * ev;
-                    double upCoefficient = gates[p] * act[p];
-                    for (int j = 0; j < nIn; j++) {
-                        dx[t * nIn + j] += preGrad * u[j];
-                        downGrad[j] += preGrad * x[t * nIn + j];
-                    }
-                    for (int j = 0; j < nOut; j++) {
-                        upGrad[j] += upCoefficient * epsilon[t * nOut + j];
-                    }
+                    RowMath.axpyThrough(preGrad, u, dx, t * nIn, scratch);
+                    RowMath.axpy(preGrad, xRow, downGrad, 0);
+                    RowMath.axpy(gates[p] * act[p], epsilonRow, upGrad, 0);
                 }
                 consumer.accept(expert, downGrad, upGrad);
             }

@@ -30,7 +30,7 @@ class RowMathTest {
     }
 
     @Test
-    void axpyAddsTheScaledRowAtItsOffsetAndNowhereElse() {
+    void axpyAndAxpyThroughAddTheScaledRowAtItsOffsetAndNowhereElse() {
         Random random = new Random(5);
         double[] x = values(random, WIDTH);
         for (int from : new int[] {0, 4, 2 * WIDTH}) {
@@ -39,8 +39,11 @@ class RowMathTest {
             for (int j = 0; j < WIDTH; j++) {
                 expected[from + j] += -1.5 * x[j];
             }
+            double[] viaScratch = y.clone();
             RowMath.axpy(-1.5, x, y, from);
             assertArrayEquals(expected, y, 0, "offset " + from);
+            RowMath.axpyThrough(-1.5, x, viaScratch, from, new double[WIDTH + 2]);
+            assertArrayEquals(expected, viaScratch, 0, "through scratch, offset " + from);
         }
     }
 
